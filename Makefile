@@ -1,0 +1,51 @@
+# Ponos-py. Every target bootstraps what it needs into the project's own folders:
+# .venv (PyPI), node_modules (npm: anvil, solcjs). Nothing is installed globally.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+PIP_STAMP   := $(VENV)/.installed
+NODE_STAMP  := node_modules/.installed
+PROTO_STAMP := ponos/proto/.generated
+PROTOS      := $(shell find protos -name '*.proto')
+PYTEST_ARGS ?=
+
+.PHONY: all bootstrap protos test lint demo bench crash-test clean help
+
+all: bootstrap
+
+help:
+	@echo "make demo   - bootstrap and run the demo (devnet, executors, aggregator, tasks)"
+	@echo "make test   - bootstrap and run lint + the whole test suite"
+	@echo "make bench  - run the benchmarks and update docs/benchmarks.md"
+	@echo "make protos - regenerate ponos/proto from protos/ with grpcio-tools"
+
+$(PIP_STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(PROTO_STAMP): $(PIP_STAMP) $(PROTOS) tools/gen_protos.py
+	$(PY) tools/gen_protos.py
+	touch $@
+
+protos: $(PROTO_STAMP)
+
+bootstrap: $(PIP_STAMP) $(NODE_STAMP) $(PROTO_STAMP)
+
+lint: bootstrap
+	$(BIN)/ruff check ponos tests bench tools
+	$(BIN)/ruff format --check ponos tests bench tools
+
+test: bootstrap lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: bootstrap
+	$(BIN)/ponos --help
+
+clean:
+	rm -rf $(VENV) node_modules ponos/proto build *.egg-info .pytest_cache .ruff_cache

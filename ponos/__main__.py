@@ -1,0 +1,5 @@
+import sys
+
+from ponos.cli import main
+
+sys.exit(main())

@@ -47,5 +47,9 @@ test: bootstrap lint
 demo: bootstrap
 	$(BIN)/ponos --help
 
+# Benchmarks are never part of `make test`; BENCH=name selects one module of bench/.
+bench: bootstrap
+	$(PY) -m bench.run $(BENCH)
+
 clean:
 	rm -rf $(VENV) node_modules ponos/proto build *.egg-info .pytest_cache .ruff_cache

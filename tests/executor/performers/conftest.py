@@ -1,0 +1,33 @@
+"""Fixtures for performer tests: runtime context and specs of real performer processes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ponos.executor.performers.base import RuntimeContext
+from ponos.executor.performers.spec import EnvVar, PerformerSpec
+
+AVS = "0x" + "a1" * 20
+HELLO = (sys.executable, "-m", "ponos", "performer", "hello")
+LEGACY = (sys.executable, str(Path(__file__).with_name("legacy_performer.py")))
+
+
+@pytest.fixture
+def context(tmp_path) -> RuntimeContext:
+    return RuntimeContext(log_dir=tmp_path / "logs", artifact_dir=tmp_path / "artifacts")
+
+
+def hello_spec(delay_ms: int = 0, interval: float = 0.2, command=HELLO, **kw) -> PerformerSpec:
+    env = (EnvVar("TASK_DELAY_MS", str(delay_ms)),) if delay_ms else ()
+    return PerformerSpec(
+        avs_address=AVS,
+        runtime="process",
+        command=tuple(command),
+        artifact_registry=" ".join(command),
+        env=env,
+        health_interval=interval,
+        **kw,
+    )

@@ -21,6 +21,7 @@ class Header:
     number: int
     hash: str
     parent_hash: str
+    timestamp: int = 0
 
 
 class ReorgTooDeep(Exception):

@@ -121,7 +121,12 @@ def _quantity(value: int | str) -> str:
 def parse_header(raw: dict[str, Any] | None) -> Header | None:
     if raw is None:
         return None
-    return Header(int(raw["number"], 16), raw["hash"].lower(), raw["parentHash"].lower())
+    return Header(
+        int(raw["number"], 16),
+        raw["hash"].lower(),
+        raw["parentHash"].lower(),
+        int(raw.get("timestamp", "0x0"), 16),
+    )
 
 
 class JsonRpcClient:

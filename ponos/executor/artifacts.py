@@ -77,8 +77,14 @@ def env_from_request(env) -> tuple[EnvVar, ...]:
     return tuple(result)
 
 
-def docker_spec(avs: str, registry_url: str, digest: str, env: tuple[EnvVar, ...],
-                base: PerformerSpec | None, network_name: str | None) -> PerformerSpec:  # fmt: skip
+def docker_spec(
+    avs: str,
+    registry_url: str,
+    digest: str,
+    env: tuple[EnvVar, ...],
+    base: PerformerSpec | None,
+    network_name: str | None,
+) -> PerformerSpec:
     return PerformerSpec(
         avs_address=avs,
         runtime="docker",
@@ -92,8 +98,14 @@ def docker_spec(avs: str, registry_url: str, digest: str, env: tuple[EnvVar, ...
     )
 
 
-def process_spec(avs: str, registry_url: str, digest: str, artifact: Path,
-                 env: tuple[EnvVar, ...], base: PerformerSpec | None) -> PerformerSpec:  # fmt: skip
+def process_spec(
+    avs: str,
+    registry_url: str,
+    digest: str,
+    artifact: Path,
+    env: tuple[EnvVar, ...],
+    base: PerformerSpec | None,
+) -> PerformerSpec:
     return PerformerSpec(
         avs_address=avs,
         runtime="process",

@@ -159,8 +159,13 @@ class ManagementServicer(_Handlers, executor_pb2_grpc.ExecutorManagementServiceS
 class ExecutorGrpcServer:
     """grpc.aio server with both services, health and reflection."""
 
-    def __init__(self, backend: ExecutorBackend, host: str, port: int,
-                 credentials: grpc.ServerCredentials | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: ExecutorBackend,
+        host: str,
+        port: int,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.health = health_aio.HealthServicer()
@@ -180,10 +185,14 @@ class ExecutorGrpcServer:
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(
-            (EXECUTOR_SERVICE, MANAGEMENT_SERVICE,
-             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (
+                EXECUTOR_SERVICE,
+                MANAGEMENT_SERVICE,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             self._server,
-        )  # fmt: skip
+        )
 
     async def start(self) -> int:
         address = f"{self.host}:{self.port}"

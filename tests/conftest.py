@@ -32,8 +32,8 @@ def anvil():
 @pytest.fixture(scope="module")
 def devnet():
     """A devnet per test module: anvil + deployed contracts + 3 ECDSA executors (weights 100)
-    and an aggregator, threshold 6667 bips, task SLA 60 s. Stopped after the module, even on failure.
-    Tests that need isolation create their own tasks, or use devnet.snapshot()/revert()."""
+    and an aggregator, threshold 6667 bips, task SLA 60 s. Stopped after the module, even on
+    failure. Tests that need isolation create their own tasks, or use snapshot()/revert()."""
     with local_devnet(operators=3, curve="ecdsa") as net:
         yield net
 

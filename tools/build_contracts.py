@@ -67,9 +67,7 @@ class BuildError(Exception):
 
 
 def compiler_input() -> dict:
-    sources = {
-        path.name: {"content": path.read_text()} for path in sorted(SOURCES.glob("*.sol"))
-    }
+    sources = {path.name: {"content": path.read_text()} for path in sorted(SOURCES.glob("*.sol"))}
     return {"language": "Solidity", "sources": sources, "settings": SETTINGS}
 
 

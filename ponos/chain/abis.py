@@ -179,3 +179,16 @@ BN254_TABLE_CALCULATOR_ABI = ABIS["OperatorTableCalculator"] + ABIS["BN254TableC
 OPERATOR_TABLE_UPDATER_ABI = ABIS["OperatorTableUpdater"]
 ECDSA_CERTIFICATE_VERIFIER_ABI = ABIS["ECDSACertificateVerifier"]
 BN254_CERTIFICATE_VERIFIER_ABI = ABIS["BN254CertificateVerifier"]
+
+# The ABI each reader call uses, by the contract role it talks to.
+ABIS_BY_USE: dict[str, list[dict[str, Any]]] = {
+    "TaskMailbox": TASK_MAILBOX_ABI,
+    "AllocationManager": ALLOCATION_MANAGER_ABI,
+    "TaskAVSRegistrar": TASK_AVS_REGISTRAR_ABI,
+    "KeyRegistrar": KEY_REGISTRAR_ABI,
+    "CrossChainRegistry": CROSS_CHAIN_REGISTRY_ABI,
+    "OperatorTableCalculator": OPERATOR_TABLE_CALCULATOR_ABI,
+    "OperatorTableUpdater": OPERATOR_TABLE_UPDATER_ABI,
+    "ECDSACertificateVerifier": ECDSA_CERTIFICATE_VERIFIER_ABI,
+    "BN254CertificateVerifier": BN254_CERTIFICATE_VERIFIER_ABI,
+}

@@ -1,10 +1,11 @@
 """Human-readable Solidity signatures -> JSON ABI entries.
 
-    parse_signature("function getMembers((address avs,uint32 id) operatorSet) view returns (address[])")
+    parse_signature("function getMembers((address avs,uint32 id) s) view returns (address[])")
 
-The grammar is the subset EigenLayer's interfaces need: `function NAME(PARAMS) [view|pure|payable]
-[returns (PARAMS)]` and `event NAME(PARAMS)`, where a parameter is `TYPE [indexed] [NAME]` and a
-TYPE is an elementary type or a parenthesised tuple, each with optional array suffixes (`[]`, `[2]`).
+The grammar is the subset EigenLayer's interfaces need: `function NAME(PARAMS)
+[view|pure|payable] [returns (PARAMS)]` and `event NAME(PARAMS)`, where a parameter is
+`TYPE [indexed] [NAME]` and a TYPE is an elementary type or a parenthesised tuple, each with
+optional array suffixes (`[]`, `[2]`).
 """
 
 from __future__ import annotations

@@ -100,8 +100,9 @@ class DevnetClient:
             self.mailbox.functions.submitResult(_hash32(task_hash), certificate, result)
         )
 
-    def set_operator_weight(self, index: int, weight: int, publish: bool = True) -> None:
-        """Change executor `index`'s weight and, by default, publish new operator tables."""
+    def set_operator_weight(self, index: int, weight: int, publish: bool = True) -> int | None:
+        """Change executor `index`'s weight and, by default, publish new operator tables
+        (returns their reference timestamp)."""
         operator = Web3.to_checksum_address(self.deployment.executors[index].address)
         self.transact(
             self.contract("AllocationManager").functions.setOperatorWeight(
@@ -109,8 +110,7 @@ class DevnetClient:
             )
         )
         self.deployment.executors[index].weight = weight
-        if publish:
-            self.publish_operator_tables()
+        return self.publish_operator_tables() if publish else None
 
     def publish_operator_tables(self) -> int:
         """Publish both sets' current tables; returns the new reference timestamp."""

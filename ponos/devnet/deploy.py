@@ -135,7 +135,7 @@ class DevnetDeployment:
             raise DevnetError(f"deployment data is incomplete or invalid ({exc})") from None
 
 
-def _validate(
+def validate_options(
     operators: int,
     curve: str,
     threshold_bips: int,
@@ -249,7 +249,7 @@ def deploy_devnet(
     grpc_base_port: int = 9090,
 ) -> DevnetDeployment:
     """Deploy and configure everything; see the module docstring."""
-    _validate(operators, curve, threshold_bips, task_sla, weights, sockets)
+    validate_options(operators, curve, threshold_bips, task_sla, weights, sockets)
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
     try:
         chain_id = w3.eth.chain_id

@@ -36,6 +36,7 @@ EXECUTOR_SET_ID = 1
 VERIFIER_VERSION = "v1.0.0"
 DEFAULT_SEED = "ponos-devnet"
 AGGREGATOR_FUNDING_WEI = 100 * 10**18
+DEPLOY_GAS_LIMIT = 15_000_000
 
 
 @dataclass
@@ -207,6 +208,11 @@ class _Deployer:
             raise DevnetError("the node has no unlocked accounts (is it anvil?)")
         self.account = accounts[0]
 
+    def _tx(self) -> dict[str, Any]:
+        # A fixed gas limit skips eth_estimateGas (a second execution of every transaction);
+        # a failing transaction is then mined with status 0 and reported by _wait.
+        return {"from": self.account, "gas": DEPLOY_GAS_LIMIT}
+
     def _wait(self, tx_hash: bytes, what: str) -> Any:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.01)
         if receipt["status"] != 1:
@@ -217,7 +223,7 @@ class _Deployer:
         artifact = load_artifact(name)
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         try:
-            tx_hash = factory.constructor(*args).transact({"from": self.account})
+            tx_hash = factory.constructor(*args).transact(self._tx())
         except (ContractLogicError, Web3Exception) as exc:
             raise DeploymentError(f"deploying {name} failed: {exc}") from None
         receipt = self._wait(tx_hash, f"deploy {name}")
@@ -226,7 +232,7 @@ class _Deployer:
     def call(self, name: str, address: str, function: str, *args: Any) -> Any:
         contract = self.contract(name, address)
         try:
-            tx_hash = contract.functions[function](*args).transact({"from": self.account})
+            tx_hash = contract.functions[function](*args).transact(self._tx())
         except (ContractLogicError, Web3Exception) as exc:
             raise DeploymentError(f"{name}.{function} failed: {exc}") from None
         return self._wait(tx_hash, f"{name}.{function}")

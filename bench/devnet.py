@@ -138,7 +138,8 @@ def main(argv: list[str]) -> str:
             "`.venv/bin/python -m bench.run devnet`",
             machine_line(),
             "What a test module pays for its `devnet` fixture (anvil start + deploy), and the "
-            "gas of the task transactions on the devnet contracts (gas is deterministic).",
+            "gas of the task transactions on the devnet contracts (gas moves by a few units with "
+            "the signature bytes).",
             timing,
             gas,
         ]

@@ -164,3 +164,42 @@ def test_commands_without_a_devnet_say_how_to_start_one(tmp_path, capsys):
     code, out, _ = run_in_process(capsys, "devnet", "down", "--dir", str(tmp_path))
     assert code == 0 and "No devnet running" in out
     assert not os.listdir(tmp_path)
+
+
+def test_status_shows_verified_with_its_result_and_expired(devnet_dir, capsys):
+    from eth_utils import keccak
+
+    from ponos.devnet.manager import client_for
+    from tests.devnet.signing import ecdsa_certificate, ecdsa_digest, ecdsa_signatures
+
+    assert run_in_process(capsys, *up_args(devnet_dir, free_port(), "--task-sla", "30s"))[0] == 0
+    client = client_for(devnet_dir)
+    deployment = client.deployment
+    hashes = []
+    for _ in range(2):
+        code, out, err = run_in_process(
+            capsys, "devnet", "task", "--dir", str(devnet_dir), "--payload", "0x04"
+        )
+        assert code == 0, err
+        hashes.append(out.strip())
+    verified, expired = hashes
+    client.increase_time(1)
+    info = client.task_info(verified)
+    result = (16).to_bytes(32, "big")
+    digest = ecdsa_digest(deployment.contracts["ECDSACertificateVerifier"], info[9], keccak(result))
+    keys = [op.ecdsa.private_key for op in deployment.executors]
+    cert = ecdsa_certificate(info[9], keccak(result), ecdsa_signatures(keys, digest))
+    client.submit_result(verified, cert, result)
+    client.increase_time(31)
+
+    code, out, _ = run_in_process(capsys, "devnet", "status", "--dir", str(devnet_dir), verified)
+    assert code == 0 and out.split()[1] == "VERIFIED"
+    assert f"result    0x{result.hex()}" in out
+    code, out, _ = run_in_process(capsys, "devnet", "status", "--dir", str(devnet_dir), expired)
+    assert code == 0 and out.split()[1] == "EXPIRED" and "result" not in out
+    code, _, err = run_in_process(
+        capsys, "devnet", "status", "--dir", str(devnet_dir), "0x" + "00" * 32
+    )
+    assert code == 1 and "does not exist" in err
+    code, _, err = run_in_process(capsys, "devnet", "status", "--dir", str(devnet_dir), "0x12")
+    assert code == 1 and "not a task hash" in err

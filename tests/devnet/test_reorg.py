@@ -69,3 +69,31 @@ def test_reorg_depth_is_validated(devnet):
         reorg(devnet.rpc_url, depth=0)
     with pytest.raises(DevnetError, match="cannot reorg"):
         reorg(devnet.rpc_url, depth=10**6)
+
+
+def test_reorg_reincludes_a_raw_transaction_signed_outside_anvil(devnet):
+    # The aggregator signs its own transactions; a reorg must be able to mine those again too.
+    from eth_account import Account
+
+    client = devnet.client
+    aggregator = devnet.deployment.aggregator
+    w3 = client.w3
+    signed = Account.sign_transaction(
+        {
+            "to": w3.to_checksum_address(devnet.deployment.avs),
+            "value": 1,
+            "gas": 21000,
+            "gasPrice": w3.eth.gas_price * 2,
+            "nonce": w3.eth.get_transaction_count(w3.to_checksum_address(aggregator.address)),
+            "chainId": devnet.deployment.chain_id,
+        },
+        aggregator.private_key,
+    )
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    mined_in = w3.eth.wait_for_transaction_receipt(tx_hash)["blockHash"]
+    result = reorg(devnet.rpc_url, depth=1, reinclude=True)
+    assert result.reincluded == ("0x" + bytes(tx_hash).hex(),)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    assert receipt["status"] == 1
+    assert receipt["blockHash"] != mined_in
+    assert "0x" + receipt["blockHash"].hex() == result.new_hashes[0]

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-
 from ponos.devnet.anvil import Anvil, rpc_call
+from ponos.devnet.client import DevnetClient
 from ponos.devnet.configs import check_ports, write_configs
 from ponos.devnet.deploy import (
     DEFAULT_SEED,
@@ -230,9 +229,8 @@ def _reap(pid: int) -> None:
         pass
 
 
-def client_for(directory: Path):  # noqa: ANN201 - avoids importing web3 types at module level
-    from ponos.devnet.client import DevnetClient
-
+def client_for(directory: Path) -> DevnetClient:
+    """A client for the devnet running from `directory` (DevnetError if it is not running)."""
     deployment = load_deployment(directory)
     if running_devnet(directory) is None:
         raise DevnetError(
@@ -253,7 +251,3 @@ def parse_payload(text: str) -> bytes:
     if not payload:
         raise DevnetError("--payload is empty (the TaskMailbox rejects empty payloads)")
     return payload
-
-
-def checksum(address: str) -> str:
-    return Web3.to_checksum_address(address)

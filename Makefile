@@ -10,7 +10,7 @@ PROTO_STAMP := ponos/proto/.generated
 PROTOS      := $(shell find protos -name '*.proto')
 PYTEST_ARGS ?=
 
-.PHONY: all bootstrap protos test lint demo bench crash-test clean help
+.PHONY: all bootstrap protos contracts test lint demo bench crash-test clean help
 
 all: bootstrap
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test   - bootstrap and run lint + the whole test suite"
 	@echo "make bench  - run the benchmarks and update docs/benchmarks.md"
 	@echo "make protos - regenerate ponos/proto from protos/ with grpcio-tools"
+	@echo "make contracts - recompile contracts/src into contracts/artifacts (solcjs)"
 
 $(PIP_STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ $(PROTO_STAMP): $(PIP_STAMP) $(PROTOS) tools/gen_protos.py
 protos: $(PROTO_STAMP)
 
 bootstrap: $(PIP_STAMP) $(NODE_STAMP) $(PROTO_STAMP)
+
+# The artifacts are committed (the devnet needs no compiler at run time); this rebuilds them
+# byte-identically, and tests/devnet/test_build.py checks that they are up to date.
+contracts: $(PIP_STAMP) $(NODE_STAMP)
+	$(PY) tools/build_contracts.py
 
 lint: bootstrap
 	$(BIN)/ruff check ponos tests bench tools

@@ -2,9 +2,10 @@
 
 Executors answer a task with a result; results are grouped by their digest (identical
 results agree). The group with the most weight wins, and the task is complete once the
-winning group's weight reaches the on-chain threshold: exactly the check the TaskMailbox's
-certificate verification makes, `signed * 10000 >= total * thresholdBips` in integers, so a
-certificate we submit never fails that check for lack of weight.
+winning group's weight reaches the on-chain threshold: exactly the check EigenLayer's
+certificate verifiers make, `signed >= total * thresholdBips // 10000` in integers, so a
+certificate we submit never fails for lack of weight and we never wait for more weight than
+the chain asks for.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Consensus:
         if self.total == 0:
             raise ConsensusError("the operator set's total weight is zero")
         self.threshold_bips = threshold_bips
+        self.required = self.total * threshold_bips // BIPS
         self._groups: dict[bytes, Group] = {}
         self._answered: dict[str, bytes] = {}
 
@@ -72,14 +74,14 @@ class Consensus:
             return Decision(False, None, 0, self.total, ())
         # Most weight wins; ties go to the group that formed first (dicts keep insertion order).
         winner = max(self._groups.values(), key=lambda g: g.weight)
-        met = winner.weight * BIPS >= self.total * self.threshold_bips
+        met = winner.weight >= self.required
         return Decision(met, winner.digest, winner.weight, self.total, tuple(winner.operators))
 
     def can_still_reach(self) -> bool:
         """False once no group can reach the threshold even if every silent operator agrees."""
         silent = sum(w for op, w in self.weights.items() if op not in self._answered)
         best = max((g.weight for g in self._groups.values()), default=0)
-        return (best + silent) * BIPS >= self.total * self.threshold_bips
+        return best + silent >= self.required
 
     @property
     def answered(self) -> dict[str, bytes]:

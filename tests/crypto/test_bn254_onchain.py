@@ -42,7 +42,7 @@ def test_aggregate_missing_a_signature_fails_the_precompile(evm_node, committee)
 
 
 def test_aggregate_over_another_digest_fails_the_precompile(evm_node, committee):
-    keys, digest, signatures = committee
+    keys, _digest, signatures = committee
     aggregate = bn254.aggregate_signatures(signatures)
     apk = bn254.aggregate_public_keys_g2([k.public_g2 for k in keys])
     assert _precompile_says(evm_node, bn254.verification_pairs(bytes(32), aggregate, apk)) == 0
@@ -70,7 +70,10 @@ def test_evm_certificate_check_agrees_with_python_on_good_and_bad_g1_keys(probe,
     )
     sigma = bn254.parse_signature(aggregate)
     x, y = apk_g2.solidity()
-    call = "verifyCertificateSignature(bytes32,(uint256,uint256),(uint256,uint256),(uint256[2],uint256[2]))"
+    call = (
+        "verifyCertificateSignature(bytes32,(uint256,uint256),(uint256,uint256),"
+        "(uint256[2],uint256[2]))"
+    )
     assert probe.call(call, [digest, tuple(sigma), tuple(signers_g1), (x, y)], ["bool"]) is True
     wrong_g1 = bn254.parse_public_key_g1(total_g1)
     assert probe.call(call, [digest, tuple(sigma), tuple(wrong_g1), (x, y)], ["bool"]) is False

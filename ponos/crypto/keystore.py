@@ -180,8 +180,7 @@ def _derive_key(kdf: Mapping[str, Any], password: bytes, source: str) -> bytes:
     salt = _hex_field(params, "salt", source)
     if not 16 <= len(salt) <= 64:
         raise KeystoreError(f"{source}: KDF salt must be 16 to 64 bytes")
-    if _int_param(params, "dklen", 32, 32, source) != 32:  # pragma: no cover - bound above
-        raise KeystoreError(f"{source}: dklen must be 32")
+    _int_param(params, "dklen", 32, 32, source)  # EIP-2335 fixes the derived key at 32 bytes
     if function == "scrypt":
         n = _int_param(params, "n", 1024, 1 << 20, source)
         r = _int_param(params, "r", 1, 32, source)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from ponos.crypto import bn254, ecdsa
 from ponos.crypto.bn254 import Bn254PrivateKey, G2Point
@@ -22,16 +22,31 @@ from ponos.crypto.keystore import (
     load_ecdsa_keystore_file,
     read_password_file,
 )
+from ponos.log import get_logger
 
 if TYPE_CHECKING:
     from ponos.config.common import BlsKeyConfig, EcdsaKeyConfig, OperatorConfig
 
+log = get_logger(__name__)
+
 Curve = Literal["ecdsa", "bn254"]
+
+
+class Bn254Identity(NamedTuple):
+    """A BN254 signer's public keys: G1 (64 bytes) and G2 (128 bytes, Solidity order)."""
+
+    g1: bytes
+    g2: bytes
 
 
 class Signer(Protocol):
     @property
     def curve(self) -> Curve: ...
+
+    @property
+    def identity(self) -> str | Bn254Identity:
+        """ECDSA: the signing address; BN254: the G1 and G2 public keys."""
+        ...
 
     def sign_digest(self, digest: bytes) -> bytes: ...
 
@@ -48,6 +63,10 @@ class EcdsaSigner:
 
     @property
     def address(self) -> str:
+        return self.key.address
+
+    @property
+    def identity(self) -> str:
         return self.key.address
 
     def sign_digest(self, digest: bytes) -> bytes:
@@ -75,6 +94,10 @@ class Bn254Signer:
     def public_key_g2(self) -> bytes:
         return self.key.public_g2.to_bytes()
 
+    @property
+    def identity(self) -> Bn254Identity:
+        return Bn254Identity(self.public_key_g1, self.public_key_g2)
+
     def sign_digest(self, digest: bytes) -> bytes:
         return bn254.sign(self.key, digest)
 
@@ -98,6 +121,14 @@ def verify_bn254_aggregate(
 ) -> None:
     """One pairing check of an aggregate signature against the signers' aggregate G2 key."""
     bn254.verify_aggregate(digest, aggregate_signature, aggregate_pubkey_g2)
+
+
+class Verifier:
+    """The verification side as one object, for services that inject it."""
+
+    verify_ecdsa = staticmethod(verify_ecdsa)
+    verify_bn254 = staticmethod(verify_bn254)
+    verify_bn254_aggregate = staticmethod(verify_bn254_aggregate)
 
 
 def aggregate_bn254(
@@ -189,19 +220,29 @@ def load_operator_signers(operator: OperatorConfig) -> OperatorSigners:
         if operator.operator_private_key
         else None
     )
-    return OperatorSigners(
+    signers = OperatorSigners(
         ecdsa=EcdsaSigner(ecdsa_key) if ecdsa_key else None,
         bn254=Bn254Signer(bls_key) if bls_key else None,
         tx_key=tx_key,
     )
+    log.info(
+        "Signing keys loaded",
+        operator=operator.address,
+        ecdsa_signer=signers.ecdsa.address if signers.ecdsa else None,
+        bn254_public_g2=("0x" + signers.bn254.public_key_g2.hex()) if signers.bn254 else None,
+        transaction_sender=tx_key.address if tx_key else None,
+    )
+    return signers
 
 
 __all__ = [
+    "Bn254Identity",
     "Bn254Signer",
     "Curve",
     "EcdsaSigner",
     "OperatorSigners",
     "Signer",
+    "Verifier",
     "aggregate_bn254",
     "load_bn254_key",
     "load_ecdsa_key",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,12 @@ def deploy(node: Anvil, bytecode: str) -> str:
     tx = node.rpc(
         "eth_sendTransaction", [{"from": sender, "data": "0x" + bytecode, "gas": hex(5_000_000)}]
     )
-    receipt = node.rpc("eth_getTransactionReceipt", [tx])
+    deadline = time.monotonic() + 30
+    receipt = None
+    while receipt is None and time.monotonic() < deadline:  # anvil mines asynchronously
+        receipt = node.rpc("eth_getTransactionReceipt", [tx])
+        if receipt is None:
+            time.sleep(0.02)
     assert receipt and receipt["status"] == "0x1", receipt  # type: ignore[index]
     return receipt["contractAddress"]  # type: ignore[index]
 

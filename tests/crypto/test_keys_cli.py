@@ -38,11 +38,7 @@ def test_bn254_keystore_from_password_file_loads_to_the_printed_public_keys(tmp_
     assert printed["publicKeyG2"] == "0x" + key.public_g2.to_bytes().hex() == "0x" + data["pubkey"]
     assert printed["publicKeyG1"] == "0x" + key.public_g1.to_bytes().hex()
     bn254.verify(bytes(32), key.sign(bytes(32)), bytes.fromhex(printed["publicKeyG2"][2:]))
-    assert PASSWORD not in result_text(printed)
-
-
-def result_text(printed: dict) -> str:
-    return json.dumps(printed)
+    assert PASSWORD not in json.dumps(printed)
 
 
 def test_ecdsa_keystore_from_environment_password_loads_to_the_printed_address(tmp_path):

@@ -15,6 +15,7 @@ from ponos.crypto.errors import CryptoError, InvalidKey, InvalidSignature, Keyst
 from ponos.crypto.signer import (
     Bn254Signer,
     EcdsaSigner,
+    Verifier,
     aggregate_bn254,
     load_operator_signers,
     verify_bn254,
@@ -40,6 +41,9 @@ def test_signers_sign_and_the_verifier_checks_both_curves():
     verify_ecdsa(DIGEST, ecdsa_signer.sign_digest(DIGEST), ecdsa_signer.address)
     verify_bn254(DIGEST, bls_signer.sign_digest(DIGEST), bls_signer.public_key_g2)
     assert ecdsa_signer.curve == "ecdsa" and bls_signer.curve == "bn254"
+    assert ecdsa_signer.identity == ecdsa_signer.address
+    assert bls_signer.identity == (bls_signer.public_key_g1, bls_signer.public_key_g2)
+    Verifier.verify_bn254(DIGEST, bls_signer.sign_digest(DIGEST), bls_signer.identity.g2)
     with pytest.raises(InvalidSignature):
         verify_bn254(bytes(32), bls_signer.sign_digest(DIGEST), bls_signer.public_key_g2)
 

@@ -1,9 +1,8 @@
-"""Operator keys for the devnet: ECDSA (eth-account) and BN254 (py_ecc, a dev dependency).
+"""Operator keys for the devnet: ECDSA (eth-account) and BN254 (ponos.crypto).
 
 Keys are derived deterministically from a seed and a label, so the same devnet parameters give
-the same keys and addresses. BN254 key material lives behind this one module so it can be swapped
-for `ponos.crypto` later; py_ecc is slow (tens of ms per G2 multiplication) but correct.
-G2 points are in Solidity order: ((x_imaginary, x_real), (y_imaginary, y_real)).
+the same keys and addresses. G2 points are in Solidity order:
+((x_imaginary, x_real), (y_imaginary, y_real)).
 """
 
 from __future__ import annotations
@@ -49,23 +48,15 @@ def derive_ecdsa_key(seed: str, label: str) -> EcdsaKey:
 
 
 def bn254_key_from_private(private_key: str | int) -> Bn254Key:
-    from py_ecc.optimized_bn128 import G1 as G1_GEN
-    from py_ecc.optimized_bn128 import G2 as G2_GEN
-    from py_ecc.optimized_bn128 import multiply, normalize
+    from ponos.crypto.bn254 import Bn254PrivateKey
 
     scalar = int(private_key, 16) if isinstance(private_key, str) else private_key
     if not 0 < scalar < BN254_ORDER:
         raise ValueError("a BN254 private key must be in [1, r)")
-    g1 = normalize(multiply(G1_GEN, scalar))
-    g2 = normalize(multiply(G2_GEN, scalar))
-    return Bn254Key(
-        private_key=f"0x{scalar:064x}",
-        g1=(int(g1[0]), int(g1[1])),
-        g2=(
-            (int(g2[0].coeffs[1]), int(g2[0].coeffs[0])),
-            (int(g2[1].coeffs[1]), int(g2[1].coeffs[0])),
-        ),
-    )
+    key = Bn254PrivateKey(scalar)
+    g1, g2 = key.public_g1, key.public_g2
+    (x1, x0), (y1, y0) = g2.solidity()
+    return Bn254Key(private_key=f"0x{scalar:064x}", g1=(g1.x, g1.y), g2=((x1, x0), (y1, y0)))
 
 
 def derive_bn254_key(seed: str, label: str) -> Bn254Key:
@@ -74,13 +65,8 @@ def derive_bn254_key(seed: str, label: str) -> Bn254Key:
 
 def g1_sum(points: list[G1]) -> G1:
     """Sum of G1 points (the point at infinity is (0, 0), as on chain)."""
-    from py_ecc.optimized_bn128 import FQ, Z1, add, normalize
+    from ponos.crypto.bn254.backend import get_backend
+    from ponos.crypto.bn254.curve import G1Point
 
-    total = Z1
-    for x, y in points:
-        if (x, y) != (0, 0):
-            total = add(total, (FQ(x), FQ(y), FQ(1)))
-    if total[2] == FQ(0):
-        return (0, 0)
-    nx, ny = normalize(total)
-    return (int(nx), int(ny))
+    total = get_backend().g1_sum([G1Point(x, y) for x, y in points])
+    return (total.x, total.y)

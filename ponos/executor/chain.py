@@ -9,7 +9,7 @@ from ponos.chain.eigenlayer import ContractAddresses, EigenLayerReader
 from ponos.chain.errors import ChainError
 from ponos.chain.types import CurveType, OperatorSet
 from ponos.config.executor import ExecutorConfig
-from ponos.crypto.bn254 import g2_to_bytes
+from ponos.crypto.bn254 import G2Point
 from ponos.executor.chainview import AggregatorKey
 from ponos.executor.errors import PermissionDenied, Unavailable
 
@@ -60,7 +60,7 @@ class EigenLayerChainView:
                 key = await self._read(
                     "the aggregator key", self.reader.bn254_key(opset, aggregator, block)
                 )
-                return AggregatorKey("bn254", bn254_g2=g2_to_bytes(key.g2))
+                return AggregatorKey("bn254", bn254_g2=G2Point.from_solidity(*key.g2).to_bytes())
             raise PermissionDenied(f"the aggregator operator set of AVS {avs} has no curve type")
 
         return await self._cache.get(("aggregator", avs, aggregator), fetch)

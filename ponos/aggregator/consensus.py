@@ -39,7 +39,11 @@ class ConsensusError(ValueError):
 class Consensus:
     """Feed it verified responses; ask it whether the threshold is met."""
 
-    def __init__(self, weights: Mapping[str, int], threshold_bips: int) -> None:
+    def __init__(
+        self, weights: Mapping[str, int], threshold_bips: int, total: int | None = None
+    ) -> None:
+        """`total` is the operator table's total weight when it is more than the sum of the
+        operators we can reach (e.g. members without a socket still count on chain)."""
         if not 0 < threshold_bips <= BIPS:
             raise ConsensusError(
                 f"threshold must be between 1 and {BIPS} bips, got {threshold_bips}"
@@ -49,7 +53,9 @@ class Consensus:
         if any(w < 0 for w in weights.values()):
             raise ConsensusError("operator weights cannot be negative")
         self.weights = {op.lower(): int(w) for op, w in weights.items()}
-        self.total = sum(self.weights.values())
+        self.total = sum(self.weights.values()) if total is None else total
+        if self.total < sum(self.weights.values()):
+            raise ConsensusError("the total weight is less than the operators' weights")
         if self.total == 0:
             raise ConsensusError("the operator set's total weight is zero")
         self.threshold_bips = threshold_bips

@@ -63,3 +63,10 @@ def test_can_still_reach_turns_false_when_impossible():
 def test_threshold_out_of_range_is_refused(bad):
     with pytest.raises(ConsensusError):
         Consensus(OPS, bad)
+
+
+def test_table_total_counts_operators_we_cannot_reach():
+    c = Consensus({"0xa": 100, "0xb": 100}, 6667, total=400)
+    c.add("0xa", b"r")
+    assert not c.add("0xb", b"r").met  # 200 < floor(400 * 6667 / 10000) = 266
+    assert not c.can_still_reach()

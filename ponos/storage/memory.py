@@ -15,6 +15,7 @@ from typing import Any
 from ponos.storage.engine import Engine, GcResult, Op, Txn
 from ponos.storage.errors import SnapshotsUnsupported
 from ponos.storage.keys import prefix_end, split_key
+from ponos.storage.schema import SCHEMA_KEY, schema_record
 
 
 class _KindTable:
@@ -41,6 +42,7 @@ class MemoryEngine(Engine):
     def __init__(self, kind: str) -> None:
         super().__init__(kind, None)
         self._tables = {name: _KindTable() for name in self.kinds}
+        self._tables["meta"].put(SCHEMA_KEY, schema_record(kind))
         self.writes_total = 0
         self.write_ops_total = 0
 

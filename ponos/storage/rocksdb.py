@@ -177,14 +177,14 @@ class RocksEngine(Engine):
         else:
             fs.prepare_data_dir(directory)
         options = build_options(config)
-        existing = (
-            Rdict.list_cf(directory, Options(raw_mode=True))
-            if fs.is_database(directory)
-            else ["default"]
-        )
-        families = [name for name in existing if name != "default"]
         access = AccessType.read_only(False) if read_only else AccessType.read_write()
         try:
+            existing = (
+                Rdict.list_cf(directory, Options(raw_mode=True))
+                if fs.is_database(directory)
+                else ["default"]
+            )
+            families = [name for name in existing if name != "default"]
             db = Rdict(
                 directory,
                 options,

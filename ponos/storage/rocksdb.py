@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -19,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rocksdict import (
     AccessType,
@@ -36,7 +37,6 @@ from rocksdict import (
     WriteOptions,
 )
 
-from ponos.config.common import RocksDBConfig
 from ponos.log import get_logger
 from ponos.storage import fs
 from ponos.storage.engine import Engine, GcResult, Op, Txn
@@ -54,7 +54,34 @@ from ponos.storage.keys import prefix_end, split_key
 from ponos.storage.schema import GC_STATS_KEY, SCHEMA_KEY, check_schema, kinds_for, schema_record
 from ponos.storage.writer import GroupCommitWriter
 
+if TYPE_CHECKING:
+    from ponos.config.common import RocksDBConfig
+
 log = get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ReadOnlyDefaults:
+    """Option values for read-only opens without a config (ponos.config is slow to import,
+    and the snapshot verifier runs in a fresh child process)."""
+
+    sync_writes: bool = False
+    gc_interval: float = 0.0
+    min_blob_size: int = 4096
+    blob_file_size: int = 64 * 1024 * 1024
+    blob_gc_age_cutoff: float = 0.5
+    blob_gc_force_threshold: float = 0.25
+    write_buffer_size: int = 32 * 1024 * 1024
+    max_open_files: int = -1
+
+
+def _default_config(read_only: bool) -> Any:
+    if read_only:
+        return _ReadOnlyDefaults()
+    from ponos.config.common import RocksDBConfig
+
+    return RocksDBConfig()
+
 
 _SCHEMA_REST = split_key(SCHEMA_KEY)[1]
 
@@ -167,7 +194,7 @@ class RocksEngine(Engine):
 
         kind=None is allowed read-only: the kind is then taken from the schema record.
         """
-        config = config or RocksDBConfig()
+        config = config or _default_config(read_only)
         directory = os.path.abspath(os.fspath(path))
         if kind is None and not read_only:
             raise ValueError("kind is required to open a database read-write")

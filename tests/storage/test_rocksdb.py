@@ -222,5 +222,5 @@ def test_memory_config_opens_the_memory_backend_and_missing_dir_is_an_error():
     engine = open_engine(StorageConfig(type="memory"), "executor")
     assert engine.backend == "memory"
     engine.close_sync()
-    with pytest.raises(StorageError, match="storage.rocksdb.dir"):
+    with pytest.raises(StorageError, match=r"storage\.rocksdb\.dir"):
         open_engine(StorageConfig(type="rocksdb"), "executor")

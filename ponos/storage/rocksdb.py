@@ -350,6 +350,23 @@ class RocksEngine(Engine):
         except Exception as exc:
             raise rocks_error(exc, path) from None
 
+    def count(self, kind: str) -> int:
+        """Exact number of records of a kind (iterates keys only)."""
+        family = self._family(kind)
+        if family is None:
+            return 0
+        try:
+            it = family.iter()
+            it.seek_to_first()
+            n = 0
+            while it.valid():
+                n += 1
+                it.next()
+            it.status()
+        except Exception as exc:
+            raise rocks_error(exc, self.path or "") from None
+        return n
+
     # -- writes --------------------------------------------------------------------------
     async def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Any:
         if self._writer is None:

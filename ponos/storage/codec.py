@@ -81,20 +81,28 @@ class RecordCodec(Generic[T]):
         self.cls = cls
         hints = typing.get_type_hints(cls)
         self._fields: list[tuple[str, Callable, Callable, bool, bool]] = []
+        self._plain: list[str] = []  # encoded as they are (str, int, float, bool, list, dict)
+        self._special: list[tuple[str, Callable]] = []  # bytes and enums
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-            decode, encode, optional = _field_codec(hints[field.name])
+            tp = hints[field.name]
+            decode, encode, optional = _field_codec(tp)
             has_default = field.default is not _MISSING or field.default_factory is not _MISSING
             self._fields.append((field.name, decode, encode, optional, has_default))
+            base = _base_type(tp)
+            if base is bytes or (isinstance(base, type) and issubclass(base, Enum)):
+                self._special.append((field.name, encode))
+            else:
+                self._plain.append(field.name)
 
     def to_dict(self, record: T) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, _decode, encode, _optional, _has_default in self._fields:
+        out = {name: getattr(record, name) for name in self._plain}
+        for name, encode in self._special:
             value = getattr(record, name)
             out[name] = None if value is None else encode(value)
         return out
 
     def encode(self, record: T) -> bytes:
-        return json.dumps(self.to_dict(record), separators=(",", ":")).encode()
+        return _ENCODER.encode(self.to_dict(record)).encode()
 
     def decode(self, key: bytes, raw: bytes) -> T:
         try:
@@ -120,3 +128,12 @@ class RecordCodec(Generic[T]):
             except (ValueError, TypeError) as exc:
                 raise CorruptRecord(key, f"{self.cls.__name__} field {name!r}: {exc}") from None
         return self.cls(**values)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _base_type(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp

@@ -21,15 +21,16 @@ def num(value: int) -> str:
     return f"{value:0{NUM_WIDTH}d}"
 
 
-def _part(part: str | int) -> str:
-    text = num(part) if isinstance(part, int) else part
-    if "/" in text:
-        raise InvalidRecord(f"key part {text!r} contains '/'")
-    return text
-
-
 def make_key(kind: str, *parts: str | int) -> bytes:
-    return "/".join((kind, *(_part(p) for p in parts))).encode()
+    text = kind
+    for part in parts:
+        if part.__class__ is str:
+            if "/" in part:
+                raise InvalidRecord(f"key part {part!r} contains '/'")
+            text += "/" + part
+        else:
+            text += "/" + num(part)  # type: ignore[arg-type]
+    return text.encode()
 
 
 def make_prefix(kind: str, *parts: str | int) -> bytes:

@@ -172,12 +172,7 @@ class RocksEngine(Engine):
         self.write_ops_total = 0
         self._writer: GroupCommitWriter | None = None
         if not read_only:
-            self._writer = GroupCommitWriter(
-                make_txn=lambda: Txn(self),
-                apply=self._apply,
-                sync=self._sync_wal if self.sync_writes else None,
-                map_error=lambda exc: rocks_error(exc, self.path or ""),
-            )
+            self._writer = GroupCommitWriter(self, sync=self.sync_writes)
         self._load_gc_stats()
 
     # -- opening -------------------------------------------------------------------------
@@ -374,29 +369,37 @@ class RocksEngine(Engine):
         self._check_open()
         return await self._writer.submit(ops, fn)
 
-    def _apply(self, ops: list[Op]) -> None:
-        """Writer thread: one atomic, unsynced WriteBatch for one request."""
-        batch = WriteBatch(raw_mode=True)
-        touched: list[str] = []
+    # Writer-thread side of group commit (see writer.py).
+    def new_batch(self) -> WriteBatch:
+        return WriteBatch(raw_mode=True)
+
+    def add_ops(self, batch: WriteBatch, ops: list[Op]) -> None:
+        """Add one request's ops to the group batch: all of them, or none."""
+        resolved = []
         for key, value in ops:
             kind, rest = split_key(key)
             handle = self._handles.get(kind)
             if handle is None:
                 self._check_kind(kind)
                 raise StorageError(f"record kind {kind!r} is missing from {self.path}")
-            if value is None:
-                batch.delete(rest, handle)
-            else:
-                batch.put(rest, value, handle)
-            touched.append(kind)
-        self._db.write(batch, self._write_options)
-        self.write_ops_total += len(ops)
+            resolved.append((kind, rest, value, handle))
         with self._dirty_lock:
-            for kind in touched:
+            for kind, rest, value, handle in resolved:
+                if value is None:
+                    batch.delete(rest, handle)
+                else:
+                    batch.put(rest, value, handle)
                 self._dirty[kind] += 1
+        self.write_ops_total += len(ops)
 
-    def _sync_wal(self) -> None:
+    def write_batch(self, batch: WriteBatch) -> None:
+        self._db.write(batch, self._write_options)
+
+    def sync_wal(self) -> None:
         self._db.flush_wal(True)
+
+    def map_error(self, exc: BaseException) -> BaseException:
+        return rocks_error(exc, self.path or "")
 
     # -- maintenance ---------------------------------------------------------------------
     def _flush_all(self) -> None:

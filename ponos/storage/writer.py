@@ -1,11 +1,13 @@
-"""Group commit: one writer thread turns concurrent write requests into few fsyncs.
+"""Group commit: one writer thread turns concurrent write requests into one WriteBatch
+and one fsync.
 
-Each request (a list of ops, or a transact function) is applied as its own atomic,
-unsynced WriteBatch, in submission order; then one WAL sync makes the whole group durable,
-and only then is every request in the group acknowledged. The sync is `flush_wal(sync=True)`
-rather than `write(..., sync=True)` because rocksdict releases the GIL during flush_wal but
-holds it during a synced write, which would stall the event loop for the whole fsync
-(docs/storage.md, "Durability").
+Each request (a list of ops, or a transact function) is checked and added to the group's
+WriteBatch in submission order; a transact function reads through a view that sees the
+writes of the requests before it in the group. The batch is written unsynced, then one WAL
+sync makes the whole group durable, and only then is every request acknowledged. The sync is
+`flush_wal(sync=True)` rather than `write(..., sync=True)` because rocksdict releases the GIL
+during flush_wal but holds it during a synced write, which would stall the event loop for
+the whole fsync (docs/storage.md, "Durability").
 """
 
 from __future__ import annotations
@@ -13,13 +15,32 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from ponos.storage.engine import Op, Txn
 from ponos.storage.errors import StoreClosed
 
 _STOP = object()
+
+
+class GroupTarget(Protocol):
+    """What the writer needs from its engine."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, prefix: bytes, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def new_batch(self) -> Any: ...
+
+    def add_ops(self, batch: Any, ops: list[Op]) -> None:
+        """Add all ops to batch, or raise without adding any."""
+
+    def write_batch(self, batch: Any) -> None: ...
+
+    def sync_wal(self) -> None: ...
+
+    def map_error(self, exc: BaseException) -> BaseException: ...
 
 
 class _Request:
@@ -40,13 +61,34 @@ class _Request:
         self.error: BaseException | None = None
 
 
-def _resolve(request: _Request) -> None:
-    if request.future.done():  # the caller was cancelled; the write itself still happened
-        return
-    if request.error is not None:
-        request.future.set_exception(request.error)
-    else:
-        request.future.set_result(request.result)
+def _resolve_all(requests: list[_Request]) -> None:
+    for request in requests:
+        if request.future.done():  # the caller was cancelled; the write itself happened
+            continue
+        if request.error is not None:
+            request.future.set_exception(request.error)
+        else:
+            request.future.set_result(request.result)
+
+
+class _GroupView:
+    """Reads for transact functions: committed data plus the group's earlier writes.
+
+    A scan first writes the pending batch (unsynced, not yet acknowledged) so the
+    iterator sees it; point gets consult the pending writes directly."""
+
+    def __init__(self, writer: GroupCommitWriter) -> None:
+        self._writer = writer
+        self.pending: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.pending:
+            return self.pending[key]
+        return self._writer.target.get(key)
+
+    def scan(self, prefix: bytes, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]:
+        self._writer.write_pending()
+        return self._writer.target.scan(prefix, **kwargs)
 
 
 class GroupCommitWriter:
@@ -54,21 +96,21 @@ class GroupCommitWriter:
 
     def __init__(
         self,
+        target: GroupTarget,
         *,
-        make_txn: Callable[[], Txn],
-        apply: Callable[[list[Op]], None],
-        sync: Callable[[], None] | None,
-        map_error: Callable[[BaseException], BaseException],
+        sync: bool,
         max_group: int = 1024,
         name: str = "ponos-storage-writer",
     ) -> None:
-        self._make_txn = make_txn
-        self._apply = apply
+        self.target = target
         self._sync = sync
-        self._map_error = map_error
         self._max_group = max_group
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
+        self._batch: Any = None
+        self._batch_requests: list[_Request] = []
+        self._view = _GroupView(self)
+        self._written: list[_Request] = []
         self.groups_total = 0
         self.requests_total = 0
         self.syncs_total = 0
@@ -115,12 +157,28 @@ class GroupCommitWriter:
             if stop:
                 return
 
+    def write_pending(self) -> None:
+        """Write the group's batch so far (unsynced); its requests wait for the sync."""
+        if not self._batch_requests:
+            return
+        batch, requests = self._batch, self._batch_requests
+        self._batch, self._batch_requests = None, []
+        self._view.pending = {}
+        try:
+            self.target.write_batch(batch)
+            self._written.extend(requests)
+        except BaseException as exc:
+            error = self.target.map_error(exc)
+            for request in requests:
+                request.error = error
+
     def _process(self, group: list[_Request]) -> None:
-        written: list[_Request] = []
+        self._written = []
         for request in group:
+            txn = None
             try:
                 if request.fn is not None:
-                    txn = self._make_txn()
+                    txn = Txn(self._view)  # type: ignore[arg-type]
                     request.result = request.fn(txn)
                     ops = txn.ops
                 else:
@@ -131,23 +189,33 @@ class GroupCommitWriter:
             if not ops:
                 continue
             try:
-                self._apply(ops)
-                written.append(request)
-            except BaseException as exc:  # delivered to the caller, never lost in the thread
-                request.error = self._map_error(exc)
-        if written and self._sync is not None:
+                if self._batch is None:
+                    self._batch = self.target.new_batch()
+                self.target.add_ops(self._batch, ops)
+            except BaseException as exc:
+                request.error = self.target.map_error(exc)
+                continue
+            self._batch_requests.append(request)
+            for key, value in ops:
+                self._view.pending[key] = value
+        self.write_pending()
+        if self._written and self._sync:
             try:
-                self._sync()
+                self.target.sync_wal()
                 self.syncs_total += 1
             except BaseException as exc:
-                error = self._map_error(exc)
-                for request in written:
+                error = self.target.map_error(exc)
+                for request in self._written:
                     request.error = error
+        self._written = []
         self.groups_total += 1
         self.requests_total += len(group)
         self.max_group_seen = max(self.max_group_seen, len(group))
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
         for request in group:
+            by_loop.setdefault(request.loop, []).append(request)
+        for loop, requests in by_loop.items():
             try:
-                request.loop.call_soon_threadsafe(_resolve, request)
+                loop.call_soon_threadsafe(_resolve_all, requests)
             except RuntimeError:  # that event loop is closed; nobody is waiting any more
                 pass

@@ -171,3 +171,34 @@ async def test_executor_and_aggregator_kinds_are_separate(make_engine):
     engine = make_engine("executor")
     with pytest.raises(InvalidRecord, match="task_status"):
         await engine.put(b"task_status/pending/x", b"")
+
+
+async def test_transact_sees_writes_submitted_before_it(make_engine):
+    engine = make_engine()
+
+    def observe(txn):
+        return len(list(txn.scan(b"block/"))), txn.get(b"block/1")
+
+    results = await asyncio.gather(
+        engine.put(b"block/1", b"a"), engine.put(b"block/2", b"b"), engine.transact(observe)
+    )
+    assert results[2] == (2, b"a")
+
+
+async def test_a_failing_request_does_not_affect_the_others_in_its_group(make_engine):
+    engine = make_engine()
+
+    def fail(txn):
+        txn.put(b"task/bad", b"x")
+        raise ValueError("no")
+
+    results = await asyncio.gather(
+        engine.put(b"task/a", b"1"),
+        engine.transact(fail),
+        engine.write([(b"task/b", b"2"), (b"nokind/x", b"3")]),
+        engine.put(b"task/c", b"3"),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[3] is None
+    assert isinstance(results[1], ValueError) and isinstance(results[2], InvalidRecord)
+    assert [k for k, _v in engine.scan(b"task/")] == [b"task/a", b"task/c"]

@@ -51,6 +51,8 @@ class SnapshotManifest:
     verified: bool
     error: str | None = None
     duration_s: float = 0.0
+    checkpoint_duration_s: float = 0.0
+    verify_duration_s: float = 0.0
     schema_version: int = SCHEMA_VERSION
     source: str | None = None
 
@@ -182,12 +184,16 @@ class SnapshotManager:
         partial = root / (PARTIAL_PREFIX + ident)
         final = root / ident
         try:
+            checkpoint_started = time.monotonic()
             sequence = await self.engine.checkpoint(str(partial))
+            checkpoint_s = time.monotonic() - checkpoint_started
         except PonosError as exc:
             await asyncio.to_thread(shutil.rmtree, partial, True)
             log.error("snapshot failed", path=str(final), error=str(exc))
             raise SnapshotError(f"checkpoint into {final} failed: {exc}") from None
+        verify_started = time.monotonic()
         report = await verify_in_child(str(partial), self.engine.kind)
+        verify_s = time.monotonic() - verify_started
         error = report.get("error")
         if report.get("ok") and report.get("kind") != self.engine.kind:
             error = f"snapshot holds {report.get('kind')} data, expected {self.engine.kind}"
@@ -203,6 +209,8 @@ class SnapshotManager:
             verified=bool(report.get("ok")) and error is None,
             error=error,
             source=self.engine.path,
+            checkpoint_duration_s=round(checkpoint_s, 4),
+            verify_duration_s=round(verify_s, 4),
         )
         await asyncio.to_thread(self._finish, manifest, partial, started)
         if manifest.verified:

@@ -64,15 +64,13 @@ def _index_keys(task: TaskRecord) -> set[bytes]:
 
 
 def _decode_count(key: bytes, raw: bytes | None) -> int:
+    """Counters are stored as decimal text (valid JSON numbers)."""
     if raw is None:
         return 0
     try:
-        value = json.loads(raw)
+        return int(raw)
     except ValueError:
-        raise CorruptRecord(key, "counter is not JSON") from None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CorruptRecord(key, "counter is not an integer")
-    return value
+        raise CorruptRecord(key, "counter is not an integer") from None
 
 
 class AggregatorStore:

@@ -292,6 +292,8 @@ def restore_snapshot(snapshot_dir: str, target_dir: str, *, force: bool = False)
     holds open; the copy is verified before it replaces anything."""
     from ponos.storage.inspect import inspect_directory
 
+    if str(snapshot_dir).endswith(MANIFEST_SUFFIX):  # the manifest names its snapshot
+        snapshot_dir = str(snapshot_dir)[: -len(MANIFEST_SUFFIX)]
     source = Path(snapshot_dir).resolve()
     target = Path(target_dir).absolute()
     if not fs.is_database(source):

@@ -172,7 +172,7 @@ def test_read_only_commands_work_while_the_service_holds_the_database(agg_db, tm
             "db",
             "restore",
             "--snapshot",
-            str(next((tmp_path / "s").glob("2*"))),
+            str(next(p for p in (tmp_path / "s").glob("2*") if p.is_dir())),
             "--dir",
             str(agg_db),
             "--force",

@@ -55,7 +55,7 @@ async def test_gc_pass_reclaims_blob_space_after_overwrites_and_deletes(tmp_path
         print(f"blob bytes on disk {before_disk} -> {after_disk}; live values {live}")
         assert before_disk > 3 * live  # three rounds written, flushed to blob files
         assert after_disk < before_disk / 2
-        assert after_disk <= 1.5 * live, "garbage blobs were not reclaimed"
+        assert after_disk <= 2 * live, "garbage blobs were not reclaimed"
         assert result.reclaimed_bytes > 0 and not result.skipped
         assert result.bytes_after < result.bytes_before
         assert engine.stats()["gc_reclaimed_bytes_total"] == result.reclaimed_bytes

@@ -20,6 +20,7 @@ help:
 	@echo "make bench  - run the benchmarks and update docs/benchmarks.md"
 	@echo "make protos - regenerate ponos/proto from protos/ with grpcio-tools"
 	@echo "make contracts - recompile contracts/src into contracts/artifacts (solcjs)"
+	@echo "make crash-test - storage SIGKILL crash test, CRASH_CYCLES=500"
 
 $(PIP_STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,11 @@ demo: bootstrap
 # Benchmarks are never part of `make test`; BENCH=name selects one module of bench/.
 bench: bootstrap
 	$(PY) -m bench.run $(BENCH)
+
+# SIGKILL crash test of the storage layer with many cycles (`make test` runs 30).
+CRASH_CYCLES ?= 500
+crash-test: bootstrap
+	$(PY) -m tests.storage.crash --cycles $(CRASH_CYCLES)
 
 clean:
 	rm -rf $(VENV) node_modules ponos/proto build *.egg-info .pytest_cache .ruff_cache

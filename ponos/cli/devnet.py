@@ -73,6 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--task-sla", type=_seconds, default=60, help="task deadline after creation (default 60s)"
     )
     up.add_argument(
+        "--block-time",
+        type=int,
+        default=1,
+        help="seconds between blocks once deployed, like a real chain (0 = a block per tx)",
+    )
+    up.add_argument(
         "--grpc-base-port",
         type=int,
         default=9090,
@@ -111,6 +117,8 @@ def run_up(args: argparse.Namespace) -> int:
     from ponos.devnet.manager import UpOptions, devnet_up
 
     _quiet_logs()
+    if args.block_time < 0:
+        raise DevnetError("--block-time must be 0 or more seconds")
     options = UpOptions(
         directory=args.dir,
         port=args.port,
@@ -121,6 +129,7 @@ def run_up(args: argparse.Namespace) -> int:
         weights=args.weights,
         grpc_base_port=args.grpc_base_port,
         ops_base_port=args.ops_base_port,
+        block_time=args.block_time,
     )
     result = devnet_up(options)
     d = result.deployment

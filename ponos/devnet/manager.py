@@ -48,6 +48,9 @@ class UpOptions:
     grpc_base_port: int = 9090
     ops_base_port: int = 8080
     seed: str = DEFAULT_SEED
+    # After deploying, anvil mines a block every `block_time` seconds like a real chain
+    # (0 keeps automine: a block only per transaction, so chain time stands still).
+    block_time: int = 1
 
     def rpc_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -189,6 +192,8 @@ def devnet_up(options: UpOptions) -> UpResult:
         )
         (directory / DEPLOYMENT_FILE).write_text(deployment.dumps())
         (directory / DEPLOYMENT_FILE).chmod(0o600)
+        if options.block_time > 0:
+            node.rpc("evm_setIntervalMining", [options.block_time])
         shutil.rmtree(directory / "data", ignore_errors=True)
         files = write_configs(deployment, directory, options.grpc_base_port, options.ops_base_port)
     except BaseException:

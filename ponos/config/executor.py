@@ -97,6 +97,7 @@ class TaskLimitsConfig(Model):
     default_timeout: Duration = 60.0
     max_result_bytes: int = Field(default=1536 * 1024, gt=0)
     processed_retention_margin: Duration = 3600.0
+    prune_interval: Duration = 60.0  # how often expired processed/in-flight records go
     key_cache_ttl: Duration = 60.0
 
 

@@ -101,6 +101,10 @@ class EigenLayerChainView:
             lambda: self._read("the ECDSA domain separator", self.reader.ecdsa_domain_separator()),
         )
 
+    async def close(self) -> None:
+        """Close the HTTP session to the RPC node (web3 keeps one per provider)."""
+        await self.reader.w3.provider.disconnect()
+
 
 async def build_chain_view(config: ExecutorConfig) -> EigenLayerChainView:
     w3 = AsyncWeb3(AsyncHTTPProvider(config.l1_chain.rpc_url, request_kwargs={"timeout": 10}))

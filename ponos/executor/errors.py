@@ -44,3 +44,7 @@ class ResourceExhausted(RpcError):
 
 class Unavailable(RpcError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class ServiceStartError(PonosError):
+    """The executor cannot start (e.g. a configured performer does not come up)."""

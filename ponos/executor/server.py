@@ -203,8 +203,8 @@ class ExecutorGrpcServer:
         if bound == 0:
             raise OSError(f"cannot listen on {address} (port in use or address not available)")
         self.port = bound
+        await self.set_serving(False)  # until the executor has recovered its performers
         await self._server.start()
-        await self.set_serving(True)
         return bound
 
     async def set_serving(self, serving: bool) -> None:

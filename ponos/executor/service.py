@@ -26,19 +26,21 @@ from ponos.crypto.signer import OperatorSigners, load_operator_signers, verify_b
 from ponos.executor.auth import ManagementAuth
 from ponos.executor.chainview import ExecutorChainView
 from ponos.executor.deployments import Deployments
+from ponos.executor.errors import ServiceStartError, Unavailable
 from ponos.executor.performers.base import RuntimeContext
+from ponos.executor.performers.errors import PerformerError
 from ponos.executor.performers.instance import PerformerInfo
 from ponos.executor.performers.manager import PerformerEvents, PerformerManager
+from ponos.executor.performers.slots import SlotStatus
 from ponos.executor.performers.spec import PerformerSpec, spec_from_config
 from ponos.executor.server import ExecutorGrpcServer
 from ponos.executor.state import spec_from_state, state_from_info
 from ponos.executor.tasks import TaskRunner
 from ponos.storage import ExecutorStore, open_engine
-from ponos.storage.errors import RecordNotFound
+from ponos.storage.errors import RecordNotFound, StoreClosed
+from ponos.storage.records import InflightTask, PerformerState
 
 logger = log.get_logger(__name__)
-
-PRUNE_INTERVAL = 60.0
 
 
 class ExecutorService:
@@ -46,6 +48,7 @@ class ExecutorService:
         self.config = config
         self.operator = config.operator.address.lower()
         self._chain = chain
+        self._owns_chain = chain is None
         self.engine = None
         self.store: ExecutorStore | None = None
         self.signers: OperatorSigners | None = None
@@ -68,14 +71,10 @@ class ExecutorService:
 
     async def submit_task(self, request, context):
         if self.tasks is None or not self.ready:
-            from ponos.executor.errors import Unavailable
-
             raise Unavailable("executor is starting; retry shortly")
         return await self.tasks.submit(request, context)
 
     async def deploy_artifact(self, request, context) -> tuple[str, str]:
-        from ponos.executor.errors import Unavailable
-
         if self.deployments is None or not self.ready:
             raise Unavailable("executor is starting; retry shortly")
         return await self.deployments.deploy(request, context)
@@ -139,7 +138,6 @@ class ExecutorService:
         )
         self.server = ExecutorGrpcServer(self, config.grpc_host, config.grpc_port, self._tls())
         port = await self.server.start()
-        await self.server.set_serving(False)
         logger.info("Executor gRPC listening", host=config.grpc_host, port=port)
         await self._recover()
         self.engine.start_background()
@@ -187,92 +185,170 @@ class ExecutorService:
                 await self.store.delete_performer(performer_id)
 
     async def _recover(self) -> None:
+        """Re-adopt or restart stored performers, count in-flight tasks, reconcile config."""
         assert self.store is not None and self.performers is not None
         logger.info("Loading performer states")
-        states = sorted(self.store.list_performers(), key=lambda s: s.created_at)
-        recovered: set[str] = set()
+        states = self.store.list_performers()
+        by_avs: dict[str, list[PerformerState]] = {}
         for state in states:
-            avs = state.avs_address
-            if state.status != "InService" or avs in recovered:
-                # Staged or draining when the executor stopped: not serving anyone; clean up.
-                spec = spec_from_state(state, self.configured.get(avs))
-                slots = self.performers.avs(avs)
-                instance = slots._instance(spec, state.deployment_id or "", state.performer_id)
-                with contextlib.suppress(Exception):
-                    if await instance.runtime.adopt(state.resource_id, state.endpoint):
-                        await instance.runtime.stop()
-                await self._performer_removed(state.performer_id)
-                logger.info(
-                    "Discarded performer state",
-                    performer_id=state.performer_id,
-                    status=state.status,
-                )
+            by_avs.setdefault(state.avs_address, []).append(state)
+        for _avs, group in sorted(by_avs.items()):
+            # The performer in service is the newest InService record: a crash between
+            # promoting a new performer and marking the old one draining leaves two.
+            in_service = [s for s in group if s.status == SlotStatus.IN_SERVICE.value]
+            keep = max(in_service, key=lambda s: s.created_at, default=None)
+            for state in group:
+                if state is not keep:
+                    await self._discard_state(state)
+            if keep is not None:
+                await self._restore(keep)
+        logger.info(f"Loaded {len(states)} performer states from storage", count=len(states))
+        await self._recover_inflight()
+        for avs, spec in self.configured.items():
+            current = self.performers.avs(avs).current
+            if current is not None and current.spec.fingerprint() == spec.fingerprint():
                 continue
-            recovered.add(avs)
-            stored_spec = spec_from_state(state, self.configured.get(avs))
-            instance = await self.performers.avs(avs).adopt(
-                stored_spec,
+            reason = "differs from config" if current is not None else "not running"
+            logger.info("Deploying configured performer", avs=avs, reason=reason)
+            try:
+                await self.performers.deploy(
+                    spec, f"config-{avs}-{int(time.time())}", self.config.deploy_timeout
+                )
+            except PerformerError as exc:
+                raise ServiceStartError(
+                    f"the configured performer of AVS {avs} did not start: {exc.message}"
+                ) from None
+
+    async def _restore(self, state: PerformerState) -> None:
+        """Re-adopt a stored performer if it still runs and answers, else restart it from
+        its stored artifact under the same performer id."""
+        assert self.performers is not None
+        avs = state.avs_address
+        slots = self.performers.avs(avs)
+        spec = spec_from_state(state, self.configured.get(avs))
+        try:
+            instance = await slots.adopt(
+                spec,
                 state.performer_id,
                 state.resource_id,
                 state.endpoint,
                 state.deployment_id or "",
                 state.created_at,
             )
-            if instance is not None:
-                action = "re-adopted"
-            else:
-                instance = await self.performers.avs(avs).deploy(
-                    stored_spec,
+            action = "re-adopted"
+            if instance is None:
+                action = "restarted from stored artifact"
+                instance = await slots.deploy(
+                    spec,
                     state.deployment_id or "",
                     self.config.deploy_timeout,
                     performer_id=state.performer_id,
+                    created_at=state.created_at,
                 )
-                action = "restarted from stored artifact"
-            logger.info(
-                "Loaded performer",
+        except PerformerError as exc:
+            logger.error(
+                "Could not restore performer",
                 performer_id=state.performer_id,
                 avs=avs,
-                action=action,
-                resource_healthy=instance.resource_healthy,
-                application_healthy=instance.application_healthy,
+                error=exc.message,
             )
-        logger.info(f"Loaded {len(recovered)} performer states from storage", count=len(recovered))
-        await self._recover_inflight()
-        for avs, spec in self.configured.items():
-            current = self.performers.avs(avs).current
-            if current is not None and current.spec.fingerprint() == spec.fingerprint():
-                continue
-            reason = "changed in config" if current is not None else "not running"
-            logger.info("Deploying configured performer", avs=avs, reason=reason)
-            await self.performers.deploy(
-                spec, f"config-{avs}-{int(time.time())}", self.config.deploy_timeout
+            await self._performer_removed(state.performer_id)
+            return
+        logger.info(
+            "Loaded performer",
+            performer_id=state.performer_id,
+            avs=avs,
+            runtime=state.runtime,
+            action=action,
+            resource_healthy=instance.resource_healthy,
+            application_healthy=instance.application_healthy,
+        )
+
+    async def _discard_state(self, state: PerformerState) -> None:
+        """A performer that was staged or draining when the executor stopped serves no one:
+        stop it if it still runs (no orphans) and forget it."""
+        assert self.performers is not None
+        spec = spec_from_state(state, self.configured.get(state.avs_address))
+        stopped = False
+        try:
+            runtime = self.performers.make_runtime(spec, state.performer_id)
+            if await runtime.adopt(state.resource_id, state.endpoint):
+                await runtime.stop()
+                stopped = True
+        except PerformerError as exc:
+            logger.warning(
+                "Could not stop a stale performer",
+                performer_id=state.performer_id,
+                error=exc.message,
             )
+        await self._performer_removed(state.performer_id)
+        logger.info(
+            "Loaded performer",
+            performer_id=state.performer_id,
+            avs=state.avs_address,
+            runtime=state.runtime,
+            action="discarded",
+            status=state.status,
+            stopped_running_process=stopped,
+            resource_healthy=False,
+            application_healthy=False,
+        )
 
     async def _recover_inflight(self) -> None:
+        """Tasks that were running when the executor stopped. They cannot be resumed (the
+        executor does not keep payloads); the aggregator resubmits them and they run again.
+        Their records stay until their deadline passes, for operators to see."""
         assert self.store is not None
         inflight = self.store.list_inflight()
         now = time.time()
-        expired = [t for t in inflight if t.deadline < now]
-        for task in expired:
-            await self.store.delete_inflight(task.task_id)
+        for task in inflight:
+            logger.warning(
+                "Task was interrupted by a restart",
+                task_id=task.task_id,
+                avs=task.avs_address,
+                received_at=task.received_at,
+            )
+        expired = await self._prune_inflight(now, inflight)
         logger.info(
             f"Recovered {len(inflight)} inflight tasks from storage",
             count=len(inflight),
-            expired=len(expired),
+            expired=expired,
         )
+
+    async def _prune_inflight(self, now: float, inflight: list[InflightTask] | None = None) -> int:
+        assert self.store is not None
+        removed = 0
+        for task in inflight if inflight is not None else self.store.list_inflight():
+            if (
+                task.deadline < now
+                and self.tasks is not None
+                and not self.tasks.is_running(task.task_id)
+            ):
+                with contextlib.suppress(RecordNotFound):
+                    await self.store.delete_inflight(task.task_id)
+                    removed += 1
+        return removed
 
     async def _prune_loop(self) -> None:
         assert self.store is not None
+        interval = self.config.tasks.prune_interval
         while True:
-            await asyncio.sleep(PRUNE_INTERVAL)
+            await asyncio.sleep(interval)
             try:
-                pruned = await self.store.prune_processed(time.time())
-                if pruned:
-                    logger.info("Pruned processed-task records", count=pruned)
+                now = time.time()
+                processed = await self.store.prune_processed(now)
+                inflight = await self._prune_inflight(now)
+                if processed or inflight:
+                    logger.info(
+                        "Pruned expired task records", processed=processed, inflight=inflight
+                    )
+            except StoreClosed:
+                return
             except Exception:
-                logger.exception("Pruning processed tasks failed")
+                logger.exception("Pruning expired task records failed")
 
     async def stop(self) -> None:
+        """Graceful shutdown; safe after a partial start."""
         grace = self.config.shutdown_grace
         logger.info("Shutting down", grace_s=grace)
         self.ready = False
@@ -281,7 +357,13 @@ class ExecutorService:
         if self.server is not None:
             await self.server.set_serving(False)
         if self.tasks is not None:
-            await self.tasks.drain(grace)
+            running = self.tasks.running
+            if not await self.tasks.drain(grace):
+                logger.warning(
+                    "Grace period over; cancelling tasks", still_running=self.tasks.running
+                )
+                await self.tasks.cancel_running()
+            logger.info("In-flight tasks finished", count=running)
         if self.server is not None:
             await self.server.stop(grace=1.0)
         for task in self._background:
@@ -290,10 +372,15 @@ class ExecutorService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.performers is not None:
-            await self.performers.shutdown(drain_timeout=grace)
+            await self.performers.shutdown(drain_timeout=1.0)
+            logger.info("Performers stopped")
+        if self._chain is not None and self._owns_chain:
+            with contextlib.suppress(Exception):
+                await self._chain.close()
         if self.engine is not None:
             await self.engine.stop_background()
             await self.engine.close()
+            logger.info("Storage closed")
         self._pool.shutdown(wait=False)
         if self._tmpdir is not None:
             self._tmpdir.cleanup()

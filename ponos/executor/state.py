@@ -15,7 +15,9 @@ def state_from_info(info: PerformerInfo) -> PerformerState:
         avs_address=info.avs_address,
         runtime=info.runtime,
         status=info.status,
-        slot="current" if info.status == "InService" else info.status.lower(),
+        # The store knows two slots; a draining performer still holds the "current" one
+        # (it finishes its tasks) and its status says Draining.
+        slot="staged" if info.status == "Staged" else "current",
         artifact_registry=spec.artifact_registry,
         artifact_digest=spec.artifact_digest,
         artifact_tag=spec.artifact_tag,

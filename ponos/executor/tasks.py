@@ -15,6 +15,8 @@ Order matters:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -37,10 +39,12 @@ from ponos.executor.errors import (
     ResourceExhausted,
     RpcError,
     Unauthenticated,
+    Unavailable,
 )
 from ponos.executor.performers.errors import PerformerCallFailed
 from ponos.executor.performers.manager import PerformerManager
 from ponos.pb import executor_pb2
+from ponos.storage.errors import RecordNotFound, StoreClosed
 from ponos.storage.executor_store import ExecutorStore
 from ponos.storage.records import InflightTask, ProcessedTask
 
@@ -85,7 +89,7 @@ class TaskRunner:
         self.chain = chain
         self._pool = crypto_pool
         self._observe = observe
-        self._running: dict[str, asyncio.Future[ProcessedTask]] = {}
+        self._running: dict[str, asyncio.Future[ProcessedTask]] = {}  # task id -> execution
         self.accepting = True
 
     async def _crypto(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -93,7 +97,7 @@ class TaskRunner:
 
     async def submit(self, request, context) -> executor_pb2.TaskResult:
         if not self.accepting:
-            raise RpcError("executor is shutting down", grpc.StatusCode.UNAVAILABLE)
+            raise Unavailable("executor is shutting down; submit to it again once it is back")
         fields = validation.submission(request, self.operator)
         task_id, avs = fields["task_id"], fields["avs_address"]
         if not self.performers.known(avs):
@@ -106,24 +110,23 @@ class TaskRunner:
             self._record("replayed", 0.0)
             return result_message(stored)
         running = self._running.get(task_id)
-        if running is not None:
-            record = await asyncio.shield(running)
-            self._check_same_task(record, avs, request.operator_set_id)
-            return result_message(record)
-        future: asyncio.Future[ProcessedTask] = asyncio.get_running_loop().create_future()
-        self._running[task_id] = future
-        try:
-            record = await self._execute(fields, request, context)
-        except BaseException as exc:
-            if not future.done():
-                future.set_exception(exc if isinstance(exc, Exception) else RpcError("cancelled"))
-                future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        else:
-            future.set_result(record)
-        finally:
-            self._running.pop(task_id, None)
+        if running is None:
+            # The execution is its own task, not part of this call: a caller that goes away
+            # does not cancel it (its deadline still bounds it), concurrent duplicates share
+            # it, and its stored result answers later resubmissions.
+            timeout = self._timeout(context)
+            running = asyncio.ensure_future(self._execute(fields, request, timeout))
+            self._running[task_id] = running
+            running.add_done_callback(functools.partial(self._finished, task_id))
+        record = await asyncio.shield(running)
+        self._check_same_task(record, avs, request.operator_set_id)
         return result_message(record)
+
+    def _finished(self, task_id: str, task: asyncio.Future[ProcessedTask]) -> None:
+        if self._running.get(task_id) is task:
+            del self._running[task_id]
+        if not task.cancelled():
+            task.exception()  # retrieved here; callers that wait re-raise it themselves
 
     @staticmethod
     def _check_same_task(record: ProcessedTask, avs: str, operator_set_id: int) -> None:
@@ -169,14 +172,13 @@ class TaskRunner:
             )
         return min(remaining - _DEADLINE_MARGIN, self.limits.max_timeout)
 
-    async def _execute(self, fields: dict[str, Any], request, context) -> ProcessedTask:
+    async def _execute(self, fields: dict[str, Any], request, timeout: float) -> ProcessedTask:
         task_id, avs = fields["task_id"], fields["avs_address"]
         opset, ref_ts, block = (
             request.operator_set_id,
             request.reference_timestamp,
             request.task_block_number,
         )
-        timeout = self._timeout(context)
         started = time.time()
         await self.store.save_inflight(
             InflightTask(
@@ -196,11 +198,11 @@ class TaskRunner:
                 )
             record = await self._sign(task_id, avs, opset, ref_ts, block, output)
         except BaseException as exc:
-            await self.store.delete_inflight(task_id)
-            outcome = "failed"
+            with contextlib.suppress(RecordNotFound, StoreClosed):
+                await self.store.delete_inflight(task_id)
             if isinstance(exc, PerformerCallFailed):
                 logger.warning("Task failed on the performer", task_id=task_id, error=exc.message)
-            self._record(outcome, time.time() - started)
+            self._record("failed", time.time() - started)
             raise
         await self.store.complete_task(record)
         self._record("completed", time.time() - started)
@@ -248,8 +250,26 @@ class TaskRunner:
         if self._observe is not None:
             self._observe(outcome, seconds)
 
-    async def drain(self, timeout: float) -> None:
-        """Wait for running tasks (shutdown): they finish or the grace period ends."""
-        pending = [f for f in self._running.values() if not f.done()]
+    def is_running(self, task_id: str) -> bool:
+        return task_id in self._running
+
+    async def cancel_running(self) -> None:
+        """Cancel executions still running (shutdown after the grace period)."""
+        pending = list(self._running.values())
+        for task in pending:
+            task.cancel()
         if pending:
-            await asyncio.wait(pending, timeout=timeout)
+            await asyncio.wait(pending)
+
+    @property
+    def running(self) -> int:
+        """Tasks executing right now (each counted once, however many callers wait)."""
+        return len(self._running)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for running tasks (shutdown): True if all finished within `timeout`."""
+        pending = [f for f in self._running.values() if not f.done()]
+        if not pending:
+            return True
+        _done, still = await asyncio.wait(pending, timeout=timeout)
+        return not still

@@ -28,6 +28,8 @@ MAX_APP_FAILURES = 3
 RESTART_BACKOFF_START = 1.0
 RESTART_BACKOFF_MAX = 30.0
 STARTUP_POLL = 0.1
+ADOPT_PROBES = 3
+ADOPT_PROBE_INTERVAL = 0.5
 
 
 def new_performer_id(avs_address: str) -> str:
@@ -94,15 +96,21 @@ class PerformerInstance:
         self._start_monitor()
 
     async def adopt(self, resource_id: str, endpoint: str) -> bool:
+        """Re-attach to a running performer; True once it answers a health check (a few
+        tries: one slow answer is not a dead performer)."""
         if not await self.runtime.adopt(resource_id, endpoint):
             return False
         self._connect()
-        healthy = await self._probe()
-        if not healthy:
-            await self._close_client()
-            return False
-        self._start_monitor()
-        return True
+        for attempt in range(ADOPT_PROBES):
+            if await self._probe():
+                self._start_monitor()
+                return True
+            if not self.resource_healthy:
+                break
+            if attempt + 1 < ADOPT_PROBES:
+                await asyncio.sleep(ADOPT_PROBE_INTERVAL)
+        await self._close_client()
+        return False
 
     async def wait_healthy(self, timeout: float) -> None:
         """Until the first successful application check; fails fast if the resource dies."""

@@ -50,8 +50,10 @@ def default_runtime_factory(
         if spec.runtime == "endpoint":
             return EndpointRuntime(spec, performer_id, context)
         if spec.runtime == "docker":
-            from ponos.executor.performers.docker import DockerRuntime
-
+            try:
+                from ponos.executor.performers.docker import DockerRuntime
+            except ImportError as exc:
+                raise RuntimeUnavailable(f"the docker runtime is not available: {exc}") from None
             return DockerRuntime(spec, performer_id, context)
         raise RuntimeUnavailable(f"unknown performer runtime {spec.runtime!r}")
 
@@ -98,14 +100,22 @@ class AvsPerformers:
             await self._events.changed(instance.info())
 
     async def deploy(
-        self, spec: PerformerSpec, deployment_id: str, timeout: float
+        self,
+        spec: PerformerSpec,
+        deployment_id: str,
+        timeout: float,
+        *,
+        performer_id: str | None = None,
+        created_at: float | None = None,
     ) -> PerformerInstance:
+        """Stage a new instance, wait until healthy, promote it; the previous one drains.
+        `performer_id`/`created_at` keep a restored performer's identity."""
         if self._deploy_lock.locked():
             raise DeploymentInProgress(
                 f"a deployment is already in progress for AVS {self.avs_address}"
             )
         async with self._deploy_lock:
-            staged = self._instance(spec, deployment_id)
+            staged = self._instance(spec, deployment_id, performer_id, created_at)
             self.staged = staged
             await self._changed(staged)
             try:
@@ -131,6 +141,9 @@ class AvsPerformers:
         async with self._deploy_lock:
             instance = self._instance(spec, deployment_id, performer_id, created_at)
             if not await instance.adopt(resource_id, endpoint):
+                # Alive but not answering counts as dead: stop it before a replacement
+                # starts, so it cannot linger as an orphan.
+                await instance.stop()
                 return None
             await self._promote(instance)
             return instance
@@ -226,6 +239,10 @@ class PerformerManager:
         self.drain_timeout = drain_timeout
         self._make_runtime = make_runtime or default_runtime_factory(context)
         self._avs: dict[str, AvsPerformers] = {}
+
+    def make_runtime(self, spec: PerformerSpec, performer_id: str) -> PerformerRuntime:
+        """A runtime object for `spec` (not started), e.g. to adopt and stop a stale one."""
+        return self._make_runtime(spec, performer_id)
 
     def avs(self, avs_address: str) -> AvsPerformers:
         key = avs_address.lower()

@@ -33,9 +33,12 @@ def is_loopback_peer(peer: str) -> bool:
     else:
         return False
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # A dual-stack listener ([::]) sees IPv4 clients as ::ffff:a.b.c.d.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 def token_digest(token: str) -> bytes:

@@ -18,6 +18,8 @@ from ponos.storage.status import DeploymentStatus
 
 logger = log.get_logger(__name__)
 
+_ANSWER_MARGIN = 0.25  # seconds kept to answer the caller before its deadline
+
 
 class Deployments:
     def __init__(
@@ -72,7 +74,9 @@ class Deployments:
         )
         await self.store.update_deployment_status(deployment_id, DeploymentStatus.DEPLOYING)
         remaining = context.time_remaining() if context is not None else None
-        timeout = self.deploy_timeout if remaining is None else min(remaining, self.deploy_timeout)
+        timeout = self.deploy_timeout
+        if remaining is not None:  # answer before the caller's deadline, not after it
+            timeout = max(0.0, min(remaining - _ANSWER_MARGIN, timeout))
         logger.info(
             "Deploying artifact",
             avs=spec.avs_address,

@@ -100,10 +100,6 @@ class ExecutorService:
         self.engine = open_engine(config.storage, "executor")
         self.store = ExecutorStore(self.engine)
         logger.info("Storage opened", type=config.storage.type, dir=config.storage.rocksdb.dir)
-        if self._chain is None:
-            from ponos.executor.chain import build_chain_view
-
-            self._chain = await build_chain_view(config)
         performer_dir = self._performer_dir()
         context = RuntimeContext(
             log_dir=performer_dir / "logs", artifact_dir=performer_dir / "artifacts"
@@ -119,15 +115,6 @@ class ExecutorService:
             operator_address=self.operator,
             verify_signature=self._verify_own_signature,
         )
-        self.tasks = TaskRunner(
-            operator_address=self.operator,
-            limits=config.tasks,
-            store=self.store,
-            performers=self.performers,
-            signers=self.signers,
-            chain=self._chain,
-            crypto_pool=self._pool,
-        )
         self.deployments = Deployments(
             store=self.store,
             performers=self.performers,
@@ -137,8 +124,23 @@ class ExecutorService:
             deploy_timeout=config.deploy_timeout,
         )
         self.server = ExecutorGrpcServer(self, config.grpc_host, config.grpc_port, self._tls())
+        # Listening (health NOT_SERVING) before the slow parts, so ListPerformers answers
+        # during start-up as the operations guide expects.
         port = await self.server.start()
         logger.info("Executor gRPC listening", host=config.grpc_host, port=port)
+        if self._chain is None:
+            from ponos.executor.chain import build_chain_view
+
+            self._chain = await build_chain_view(config)
+        self.tasks = TaskRunner(
+            operator_address=self.operator,
+            limits=config.tasks,
+            store=self.store,
+            performers=self.performers,
+            signers=self.signers,
+            chain=self._chain,
+            crypto_pool=self._pool,
+        )
         await self._recover()
         self.engine.start_background()
         self._background.append(asyncio.create_task(self._prune_loop(), name="prune"))

@@ -192,9 +192,17 @@ class SigningAggregator:
 class ExecutorClient:
     """Stubs of both executor services and health, on one channel."""
 
+    # Reconnect quickly: tests poll executors that are (re)starting, and gRPC's default
+    # backoff would add seconds after each refused connection.
+    OPTIONS = (
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 300),
+    )
+
     def __init__(self, target: str) -> None:
         self.target = target
-        self.channel = grpc.aio.insecure_channel(target)
+        self.channel = grpc.aio.insecure_channel(target, options=self.OPTIONS)
         self.executor = executor_pb2_grpc.ExecutorServiceStub(self.channel)
         self.management = executor_pb2_grpc.ExecutorManagementServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)

@@ -176,9 +176,7 @@ async def test_remote_clients_may_list_but_not_change_performers_without_authent
     assert deployments == []
 
 
-async def test_with_authentication_a_signed_challenge_token_is_required_to_manage(
-    devnet, tmp_path
-):
+async def test_with_authentication_a_signed_challenge_token_is_required_to_manage(devnet, tmp_path):
     d = devnet.deployment
     operator = d.executors[0]
     own_key = signer_for(operator)

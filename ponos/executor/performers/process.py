@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 from ponos import log
 from ponos.devnet.anvil import free_port
@@ -48,14 +50,52 @@ def _proc_cmdline(pid: int) -> list[str] | None:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _inherited_fds() -> list[int]:
+    """Descriptors above stderr without close-on-exec: a spawned performer would inherit
+    them (a listening socket held by a performer would block the executor's restart)."""
+    found = []
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for name in names:
+        fd = int(name)
+        if fd <= 2:
+            continue
+        try:
+            if not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                found.append(fd)
+        except OSError:
+            continue  # the directory listing's own descriptor, already closed
+    return found
+
+
+def spawn(command: list[str], env: dict[str, str], log_path: Path) -> int:
+    """Start `command` in a new session with stdin from /dev/null and stdout+stderr appended
+    to `log_path`; returns its pid.
+
+    posix_spawn, not fork: with uvloop, asyncio's subprocesses fork the executor, and a
+    fork of a process running gRPC's threads runs gRPC's fork handlers in the child, which
+    crash it now and then (SIGSEGV before exec, measured at ~8% of spawns under load).
+    glibc's posix_spawn runs no fork handlers."""
+    actions: list[tuple[Any, ...]] = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()]
+    return os.posix_spawnp(command[0], command, env, file_actions=actions, setsid=True)
+
+
 class ProcessRuntime(PerformerRuntime):
     kind = "process"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._process: asyncio.subprocess.Process | None = None
         self._pid: int | None = None
         self._start_time: str | None = None
+        self._child = False  # spawned by this executor process (so we reap it)
+        self._exit_code: int | None = None
 
     @property
     def log_path(self) -> Path:
@@ -82,28 +122,18 @@ class ProcessRuntime(PerformerRuntime):
             raise DeploymentFailed(f"performer command not found or not executable: {executable}")
         port = free_port()
         self.context.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log_file:  # noqa: ASYNC230 - a µs append-open
-            try:
-                self._process = await asyncio.create_subprocess_exec(
-                    *command,
-                    env=self._environment(port),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=asyncio.subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise DeploymentFailed(
-                    f"cannot start performer {executable}: {exc.strerror}"
-                ) from None
-        self._pid = self._process.pid
-        self._start_time = _proc_start_time(self._pid)
-        self.resource_id = f"{self._pid}:{self._start_time}"
+        try:
+            pid = spawn(command, self._environment(port), self.log_path)
+        except OSError as exc:
+            raise DeploymentFailed(f"cannot start performer {executable}: {exc.strerror}") from None
+        self._pid, self._child, self._exit_code = pid, True, None
+        self._start_time = _proc_start_time(pid)
+        self.resource_id = f"{pid}:{self._start_time}"
         self.endpoint = f"127.0.0.1:{port}"
         logger.info(
             "Started process performer",
             performer_id=self.performer_id,
-            pid=self._pid,
+            pid=pid,
             endpoint=self.endpoint,
             log_file=str(self.log_path),
         )
@@ -116,23 +146,43 @@ class ProcessRuntime(PerformerRuntime):
             return False
         if not start_time or _proc_start_time(pid) != start_time:
             return False
-        if _proc_cmdline(pid) != list(self.spec.command):
+        cmdline = _proc_cmdline(pid)
+        for _ in range(20):  # empty for a moment while a just-spawned process execs
+            if cmdline:
+                break
+            await asyncio.sleep(0.01)
+            cmdline = _proc_cmdline(pid)
+        if cmdline != list(self.spec.command):
             return False
-        self._pid, self._start_time = pid, start_time
+        self._pid, self._start_time, self._child = pid, start_time, False
         self.resource_id = resource_id
         self.endpoint = endpoint
         return True
 
+    def _reap(self) -> None:
+        """Collect our child's exit status (no zombies); adopted processes are not ours."""
+        if not self._child or self._pid is None or self._exit_code is not None:
+            return
+        try:
+            pid, status = os.waitpid(self._pid, os.WNOHANG)
+        except ChildProcessError:
+            self._child = False
+            return
+        if pid:
+            self._exit_code = os.waitstatus_to_exitcode(status)
+
     async def is_alive(self) -> bool:
         if self._pid is None:
             return False
-        if self._process is not None and self._process.returncode is not None:
+        self._reap()
+        if self._exit_code is not None:
             return False
         return _proc_start_time(self._pid) == self._start_time
 
     @property
     def exit_code(self) -> int | None:
-        return self._process.returncode if self._process is not None else None
+        self._reap()
+        return self._exit_code
 
     async def stop(self, timeout: float = 10.0) -> None:
         pid = self._pid
@@ -140,29 +190,22 @@ class ProcessRuntime(PerformerRuntime):
             return
         # The child leads its own process group: signal the group so helpers it spawned stop too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            if _proc_start_time(pid) == self._start_time:
+            if await self.is_alive():
                 os.killpg(pid, signal.SIGTERM)
         if not await self._wait_gone(timeout):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             await self._wait_gone(5.0)
         self._pid = None
-        self._process = None
 
     async def _wait_gone(self, timeout: float) -> bool:
-        if self._process is not None:
-            try:
-                await asyncio.wait_for(self._process.wait(), timeout)
-                return True
-            except TimeoutError:
-                return False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if self._pid is None or _proc_start_time(self._pid) != self._start_time:
+            if not await self.is_alive():
                 return True
-            await asyncio.sleep(0.05)
-        return False
+            await asyncio.sleep(0.02)
+        return not await self.is_alive()
 
     def describe_failure(self) -> str:
         code = self.exit_code

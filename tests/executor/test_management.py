@@ -114,8 +114,8 @@ async def test_blue_green_deploy_drains_the_old_performer_and_lists_live_perform
     assert deployment is not None and deployment.status == DeploymentStatus.RUNNING
     assert stored_ids == {green_id}
     # The artifact ran from the executor's content-addressed store, not from its source path.
-    stored_artifact = Path(config.performer_dir) / "artifacts" / green_digest.replace(":", "-")
-    assert stored_artifact.with_suffix(".py").read_bytes() == Path(green_url).read_bytes()
+    stored = Path(config.performer_dir) / "artifacts" / green_digest.replace(":", "-")
+    assert stored.with_suffix(".py").read_bytes() == Path(green_url).read_bytes()  # noqa: ASYNC240
 
 
 async def test_deploy_artifact_refuses_bad_requests_and_changes_nothing(devnet, tmp_path):

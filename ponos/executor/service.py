@@ -238,6 +238,22 @@ class ExecutorService:
                 state.created_at,
             )
             action = "re-adopted"
+            configured = self.configured.get(avs)
+            if instance is None and configured is not None:
+                if configured.fingerprint() != spec.fingerprint():
+                    # Not running and no longer what the config asks for: the configured
+                    # performer is deployed below instead of restarting this one first.
+                    await self._performer_removed(state.performer_id)
+                    logger.info(
+                        "Loaded performer",
+                        performer_id=state.performer_id,
+                        avs=avs,
+                        runtime=state.runtime,
+                        action="replaced by config",
+                        resource_healthy=False,
+                        application_healthy=False,
+                    )
+                    return
             if instance is None:
                 action = "restarted from stored artifact"
                 instance = await slots.deploy(

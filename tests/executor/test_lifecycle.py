@@ -21,9 +21,11 @@ from tests.executor.harness import (
     ExecutorClient,
     SigningAggregator,
     config_data,
+    load,
     new_executor_process,
     processes_with_env,
     rpc_error,
+    running_executor,
     wait_until,
 )
 from tests.executor.recording_performer import recorded
@@ -194,3 +196,27 @@ async def test_sigterm_drains_in_flight_tasks_stops_performers_and_closes_the_st
         assert store.verify() == []
     finally:
         await engine.close()
+
+
+async def test_restarts_keep_stored_performers_unless_the_config_changed(devnet, tmp_path):
+    """Same config: the stored performer comes back under its id (restarted from its stored
+    artifact after a graceful stop). Changed config: the configured performer replaces it."""
+    first_mark, second_mark = uuid.uuid4().hex, uuid.uuid4().hex
+    data = config_data(devnet, tmp_path, envs={"MARK": first_mark})
+    async with running_executor(load(data, tmp_path)) as (_, client):
+        [original] = await client.performers()
+    async with running_executor(load(data, tmp_path)) as (_, client):
+        [same] = await client.performers()
+        same_pids = processes_with_env("MARK", first_mark)
+    changed = config_data(devnet, tmp_path, envs={"MARK": second_mark})
+    async with running_executor(load(changed, tmp_path)) as (service, client):
+        [replaced] = await client.performers()
+        old_pids = processes_with_env("MARK", first_mark)
+        new_pids = processes_with_env("MARK", second_mark)
+        stored = [s.performer_id for s in service.store.list_performers()]
+    assert same.performer_id == original.performer_id
+    assert same.container_id != original.container_id and len(same_pids) == 1
+    assert replaced.performer_id != original.performer_id
+    assert replaced.status == "InService" and replaced.application_healthy
+    assert old_pids == [] and len(new_pids) == 1
+    assert stored == [replaced.performer_id]

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ponos import log
 from ponos.executor.auth import ManagementAuth
-from ponos.executor.errors import InvalidArgument, RpcError
+from ponos.executor.errors import InvalidArgument, RpcError, ServiceStartError
 from ponos.executor.performers import errors as perf_errors
 from ponos.executor.performers.instance import PerformerInfo
 from ponos.pb import executor_pb2, executor_pb2_grpc
@@ -196,12 +196,19 @@ class ExecutorGrpcServer:
 
     async def start(self) -> int:
         address = f"{self.host}:{self.port}"
-        if self._credentials is not None:
-            bound = self._server.add_secure_port(address, self._credentials)
-        else:
-            bound = self._server.add_insecure_port(address)
+        try:
+            if self._credentials is not None:
+                bound = self._server.add_secure_port(address, self._credentials)
+            else:
+                bound = self._server.add_insecure_port(address)
+        except RuntimeError:  # grpcio >= 1.60 raises instead of returning 0
+            bound = 0
         if bound == 0:
-            raise OSError(f"cannot listen on {address} (port in use or address not available)")
+            raise ServiceStartError(
+                f"cannot listen on {address}",
+                hint="the port is in use or the address is not on this machine; "
+                "change grpcPort/grpcHost or stop the other process",
+            )
         self.port = bound
         await self.set_serving(False)  # until the executor has recovered its performers
         await self._server.start()

@@ -128,6 +128,14 @@ class ExecutorService:
         # during start-up as the operations guide expects.
         port = await self.server.start()
         logger.info("Executor gRPC listening", host=config.grpc_host, port=port)
+        management_port = config.management_server_grpc_port
+        if management_port and management_port != config.grpc_port:
+            logger.warning(
+                "managementServerGrpcPort is not used: the management RPCs are served on "
+                "grpcPort and guarded by authentication or loopback-only access",
+                management_server_grpc_port=management_port,
+                grpc_port=port,
+            )
         if self._chain is None:
             from ponos.executor.chain import build_chain_view
 
@@ -239,21 +247,24 @@ class ExecutorService:
             )
             action = "re-adopted"
             configured = self.configured.get(avs)
-            if instance is None and configured is not None:
-                if configured.fingerprint() != spec.fingerprint():
-                    # Not running and no longer what the config asks for: the configured
-                    # performer is deployed below instead of restarting this one first.
-                    await self._performer_removed(state.performer_id)
-                    logger.info(
-                        "Loaded performer",
-                        performer_id=state.performer_id,
-                        avs=avs,
-                        runtime=state.runtime,
-                        action="replaced by config",
-                        resource_healthy=False,
-                        application_healthy=False,
-                    )
-                    return
+            if (
+                instance is None
+                and configured is not None
+                and configured.fingerprint() != spec.fingerprint()
+            ):
+                # Not running and no longer what the config asks for: the configured
+                # performer is deployed below instead of restarting this one first.
+                await self._performer_removed(state.performer_id)
+                logger.info(
+                    "Loaded performer",
+                    performer_id=state.performer_id,
+                    avs=avs,
+                    runtime=state.runtime,
+                    action="replaced by config",
+                    resource_healthy=False,
+                    application_healthy=False,
+                )
+                return
             if instance is None:
                 action = "restarted from stored artifact"
                 instance = await slots.deploy(

@@ -7,9 +7,15 @@ Order matters:
 3. a task id already answered returns the stored answer (same result, same signatures): an
    aggregator that restarted mid-task gets exactly what it got before, never a refusal and
    never a second execution; concurrent duplicates share one execution;
-4. the in-flight record is stored, the performer runs the task under a deadline (the
-   caller's, capped by `tasks.maxTimeout`), the result is size-checked and signed, and the
-   processed record replaces the in-flight one in one atomic write before we answer.
+4. the in-flight record is stored (its fsync overlapping the performer call), the performer
+   runs the task under a deadline (the caller's, capped by `tasks.maxTimeout`), the result
+   is size-checked and signed, and the processed record replaces the in-flight one in one
+   atomic, fsynced write before we answer: an answer given is never forgotten, so a
+   performer that is not deterministic can never get two different results signed.
+
+An execution is a task of its own, shared by every caller waiting for that task id: a caller
+that disconnects does not cancel it, and its stored result answers the next resubmission.
+Processed records expire after the task's SLA plus `tasks.processedRetentionMargin`.
 """
 
 from __future__ import annotations

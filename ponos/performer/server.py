@@ -89,7 +89,10 @@ class PerformerServer:
              reflection.SERVICE_NAME),
             server,
         )  # fmt: skip
-        bound = server.add_insecure_port(f"{self.host}:{self.port}")
+        try:
+            bound = server.add_insecure_port(f"{self.host}:{self.port}")
+        except RuntimeError:  # grpcio >= 1.60 raises instead of returning 0
+            bound = 0
         if bound == 0:
             raise OSError(f"cannot listen on {self.host}:{self.port} (port in use?)")
         self.port = bound

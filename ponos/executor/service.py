@@ -16,6 +16,7 @@ import contextlib
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,8 +45,16 @@ logger = log.get_logger(__name__)
 
 
 class ExecutorService:
-    def __init__(self, config: ExecutorConfig, chain: ExecutorChainView | None = None) -> None:
+    def __init__(
+        self,
+        config: ExecutorConfig,
+        chain: ExecutorChainView | None = None,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
+        """`chain` replaces the chain reader built from config; `observe(outcome, seconds)`
+        is called for every task (the metrics hook of TaskRunner)."""
         self.config = config
+        self._observe = observe
         self.operator = config.operator.address.lower()
         self._chain = chain
         self._owns_chain = chain is None
@@ -148,6 +157,7 @@ class ExecutorService:
             signers=self.signers,
             chain=self._chain,
             crypto_pool=self._pool,
+            observe=self._observe,
         )
         await self._recover()
         self.engine.start_background()
@@ -420,8 +430,20 @@ class ExecutorService:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopped.set)
+        starting = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(self._stopped.wait())
         try:
-            await self.start()
-            await self._stopped.wait()
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                # Signalled during start-up (a performer may take a minute to come up):
+                # abandon the start; a half-started performer is stopped on the way out.
+                logger.info("Stop requested during start-up")
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            else:
+                starting.result()  # start-up errors end the process here
+                await stopping
         finally:
+            stopping.cancel()
             await self.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import uuid
 
 import grpc
@@ -220,3 +221,22 @@ async def test_restarts_keep_stored_performers_unless_the_config_changed(devnet,
     assert replaced.status == "InService" and replaced.application_healthy
     assert old_pids == [] and len(new_pids) == 1
     assert stored == [replaced.performer_id]
+
+
+async def test_sigterm_during_start_up_stops_without_waiting_for_the_deploy(devnet, tmp_path):
+    mark = uuid.uuid4().hex
+    stuck = [sys.executable, "-c", "import time; time.sleep(600)"]
+    data = config_data(devnet, tmp_path, command=stuck, envs={"MARK": mark}, deployTimeout="10m")
+    executor = new_executor_process(data, tmp_path)
+    executor.start()
+    try:
+        await wait_until(lambda: processes_with_env("MARK", mark) != [], timeout=60)
+        executor.proc.send_signal(signal.SIGTERM)
+        # Without the fix it would wait for the 10-minute deploy timeout.
+        status = await asyncio.to_thread(executor.proc.wait, 60)
+        messages = executor.messages()
+    finally:
+        executor.ensure_stopped()
+    assert status == 0
+    assert "Stop requested during start-up" in messages and "Executor stopped" in messages
+    assert processes_with_env("MARK", mark) == []

@@ -19,6 +19,7 @@ import pytest
 from ponos.pb import executor_pb2
 from ponos.storage.status import DeploymentStatus
 from tests.executor.harness import (
+    RECORDING,
     SigningAggregator,
     config_data,
     load,
@@ -278,3 +279,35 @@ async def test_a_crashed_performer_is_restarted_under_the_same_id(devnet, tmp_pa
     assert seen_unhealthy, "ListPerformers never showed the crashed performer as unhealthy"
     assert result.output == b"0x40"
     assert state.resource_id == after.container_id  # the store follows the restart
+
+
+@pytest.mark.asyncio(loop_factories=["uvloop"])
+async def test_a_performer_alive_but_unhealthy_is_restarted_after_three_failed_checks(
+    devnet, tmp_path
+):
+    record = tmp_path / "record.jsonl"
+    aggregator = SigningAggregator(devnet)
+    data = config_data(
+        devnet,
+        tmp_path,
+        command=RECORDING,
+        envs={"RECORD_FILE": str(record)},
+        health_interval="200ms",
+    )
+    async with running_executor(load(data, tmp_path)) as (_, client):
+        [before] = await client.performers()
+        await client.executor.SubmitTask(aggregator.submission(b"sick"), timeout=10)
+        seen = []
+
+        async def restarted() -> bool:
+            [p] = await client.performers()
+            seen.append((p.resource_healthy, p.application_healthy))
+            return p.container_id != before.container_id and p.application_healthy
+
+        await wait_until(restarted, timeout=30)
+        [after] = await client.performers()
+        result = await client.executor.SubmitTask(aggregator.submission(b"0x03"), timeout=10)
+        assert not alive(pid_of(before))  # the sick process was stopped, not left behind
+    assert (True, False) in seen  # alive, not answering SERVING: application unhealthy
+    assert after.performer_id == before.performer_id
+    assert result.output == b"0x09"

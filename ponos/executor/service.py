@@ -67,6 +67,7 @@ class ExecutorService:
         self.server: ExecutorGrpcServer | None = None
         self.auth: ManagementAuth | None = None
         self.ready = False
+        self._stopping = False
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crypto")
         self._background: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -78,14 +79,19 @@ class ExecutorService:
 
     # -- backend protocol for the gRPC handlers -------------------------------------------
 
+    def _unavailable(self) -> Unavailable:
+        if self._stopping:
+            return Unavailable("executor is shutting down; submit to it again once it is back")
+        return Unavailable("executor is starting; retry shortly")
+
     async def submit_task(self, request, context):
         if self.tasks is None or not self.ready:
-            raise Unavailable("executor is starting; retry shortly")
+            raise self._unavailable()
         return await self.tasks.submit(request, context)
 
     async def deploy_artifact(self, request, context) -> tuple[str, str]:
         if self.deployments is None or not self.ready:
-            raise Unavailable("executor is starting; retry shortly")
+            raise self._unavailable()
         return await self.deployments.deploy(request, context)
 
     def list_performers(self, avs_address: str | None) -> list[PerformerInfo]:
@@ -390,6 +396,7 @@ class ExecutorService:
         """Graceful shutdown; safe after a partial start."""
         grace = self.config.shutdown_grace
         logger.info("Shutting down", grace_s=grace)
+        self._stopping = True
         self.ready = False
         if self.tasks is not None:
             self.tasks.accepting = False

@@ -216,6 +216,11 @@ class ExecutorClient:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
+    async def health_status(self, service: str = "") -> str:
+        """The health service's answer (SERVING, NOT_SERVING, ...); raises if none came."""
+        reply = await self.health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
     async def performers(self, avs: str = "") -> list[executor_pb2.Performer]:
         reply = await self.executor.ListPerformers(
             executor_pb2.ListPerformersRequest(avs_address=avs), timeout=10

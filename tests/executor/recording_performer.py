@@ -3,7 +3,8 @@
 Every ExecuteTask appends one JSON line to $RECORD_FILE: the task id and the deadline the
 executor's call carried (seconds remaining, null when none). Otherwise it behaves like the
 hello performer (squares hex payloads) and serves grpc.health.v1. A payload
-`wait <ms> <hex>` sleeps <ms> first, so one performer serves fast and slow tasks; the payload
+`wait <ms> <hex>` sleeps <ms> first, so one performer serves fast and slow tasks; a payload
+`gate <path> <hex>` waits until the file <path> exists (the test decides when it ends); the payload
 `sick` turns its health to NOT_SERVING for good (the process stays up), to test restarts
 of performers that are alive but unhealthy.
 Run as a script; listens on 127.0.0.1:$PERFORMER_PORT.
@@ -34,6 +35,10 @@ class Recording(performer_pb2_grpc.PerformerServiceServicer):
         if payload == b"sick":
             await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
             return performer_pb2.TaskResponse(task_id=request.task_id, result=b"sick")
+        if payload.startswith(b"gate "):
+            _, path, payload = payload.split(b" ", 2)
+            while not os.path.exists(path):  # noqa: ASYNC110, ASYNC240 - a test gate
+                await asyncio.sleep(0.02)
         if payload.startswith(b"wait "):
             _, millis, payload = payload.split(b" ", 2)
             await asyncio.sleep(int(millis) / 1000)

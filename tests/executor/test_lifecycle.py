@@ -164,13 +164,17 @@ async def test_sigterm_drains_in_flight_tasks_stops_performers_and_closes_the_st
     try:
         await executor.wait_serving()
         [performer] = await client.performers()
-        slow = aggregator.submission(b"wait 2500 0x03")
+        gate = tmp_path / "gate"
+        slow = aggregator.submission(b"gate " + str(gate).encode() + b" 0x03")
         pending = asyncio.ensure_future(client.executor.SubmitTask(slow, timeout=60))
         await wait_until(lambda: any(e["task_id"] == slow.task_id for e in recorded(record)))
         executor.proc.send_signal(signal.SIGTERM)
         await wait_until(lambda: "Shutting down" in executor.messages())
-        serving_during = await client.serving()
+        # The task is held by the gate: the executor is draining, still answering.
+        health_during = await client.health_status()
         refused = await rpc_error(client.executor.SubmitTask(aggregator.submission(), timeout=10))
+        listed_during = await client.performers()
+        gate.touch()
         result = await pending
         status = await asyncio.to_thread(executor.proc.wait, 60)
         performers_left = processes_with_env("MARK", mark)
@@ -178,8 +182,10 @@ async def test_sigterm_drains_in_flight_tasks_stops_performers_and_closes_the_st
     finally:
         await client.close()
         executor.ensure_stopped()
-    assert serving_during is False
+    assert health_during == "NOT_SERVING"
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
+    assert "shutting down" in refused.details()
+    assert [p.performer_id for p in listed_during] == [performer.performer_id]
     assert result.output == b"0x09"
     assert status == 0
     assert performers_left == []

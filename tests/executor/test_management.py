@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import signal
 import uuid
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from tests.executor.harness import (
     running_executor,
     wait_until,
 )
+from tests.executor.recording_performer import recorded
 
 
 def artifact(path: Path, *, before_serving: str = "", note: str = "") -> tuple[str, str]:
@@ -39,7 +41,17 @@ def artifact(path: Path, *, before_serving: str = "", note: str = "") -> tuple[s
         "from ponos.performer.__main__ import main\n"
         "sys.exit(main())\n"
     )
-    return str(path), "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return str(path), digest_of(path)
+
+
+def recording_artifact(path: Path) -> tuple[str, str]:
+    """The recording performer (tests/executor/recording_performer.py) as an artifact."""
+    shutil.copyfile(RECORDING[1], path)
+    return str(path), digest_of(path)
+
+
+def digest_of(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def deploy_request(avs: str, registry_url: str, digest: str, **env: str):
@@ -69,13 +81,17 @@ async def test_blue_green_deploy_drains_the_old_performer_and_lists_live_perform
 ):
     avs = devnet.deployment.avs
     aggregator = SigningAggregator(devnet)
-    blue_url, blue_digest = artifact(tmp_path / "blue.py", note="blue")
+    # Blue is the recording performer as an artifact: its task waits for a gate file, so the
+    # test decides when blue's in-flight task ends (no race against the green deploy).
+    blue_url, blue_digest = recording_artifact(tmp_path / "blue.py")
     green_url, green_digest = artifact(tmp_path / "green.py", note="green")
+    gate = tmp_path / "gate"
     config = load(config_data(devnet, tmp_path), tmp_path)
     async with running_executor(config) as (service, client):
         [configured] = await client.performers()
         reply = await client.executor.DeployArtifact(
-            deploy_request(avs, blue_url, blue_digest, TASK_DELAY_MS="2000"), timeout=60
+            deploy_request(avs, blue_url, blue_digest, RECORD_FILE=str(tmp_path / "rec")),
+            timeout=60,
         )
         assert reply.success and reply.message == "Deployment completed successfully"
         [blue] = await client.performers()  # the configured one was drained and removed
@@ -90,30 +106,34 @@ async def test_blue_green_deploy_drains_the_old_performer_and_lists_live_perform
         assert abs((datetime.now(UTC).replace(tzinfo=None) - checked).total_seconds()) < 60
         assert alive(pid_of(blue))
 
-        # A slow task runs on blue while green is deployed.
-        slow = asyncio.ensure_future(
-            client.executor.SubmitTask(aggregator.submission(b"0x05"), timeout=30)
+        # A task runs on blue, held by the gate, while green is deployed.
+        held = aggregator.submission(b"gate " + str(gate).encode() + b" 0x05")
+        slow = asyncio.ensure_future(client.executor.SubmitTask(held, timeout=60))
+        await wait_until(
+            lambda: any(e["task_id"] == held.task_id for e in recorded(tmp_path / "rec"))
         )
-        await wait_until(lambda: service.tasks.running == 1)
-        await asyncio.sleep(0.2)  # the task has reached blue
         reply = await client.management.DeployArtifact(
             deploy_request(avs, green_url, green_digest), timeout=60
         )
         during = {p.performer_id: p.status for p in await client.performers()}
         fast = await client.executor.SubmitTask(aggregator.submission(b"0x06"), timeout=10)
-        assert not slow.done()  # green answered while blue was still working
+        assert not slow.done() and alive(pid_of(blue))  # blue still works on its task
+        gate.touch()
+        assert (await slow).output == b"0x19"  # blue finished its task before it was removed
         [green_id] = [pid for pid, status in during.items() if status == "InService"]
         assert during == {green_id: "InService", blue.performer_id: "Draining"}
-        assert fast.output == b"0x24"
-        assert (await slow).output == b"0x19"  # blue finished its task before it was removed
-        await wait_until(lambda: not alive(pid_of(blue)))
+        assert fast.output == b"0x24"  # answered by green while blue was draining
+
+        def blue_gone() -> bool:
+            stored = {s.performer_id for s in service.store.list_performers()}
+            return not alive(pid_of(blue)) and stored == {green_id}
+
+        await wait_until(blue_gone)
         [green] = await client.performers()
         assert green.performer_id == green_id
         assert (green.artifact_registry, green.artifact_digest) == (green_url, green_digest)
         deployment = service.store.get_deployment(reply.deployment_id)
-        stored_ids = {s.performer_id for s in service.store.list_performers()}
     assert deployment is not None and deployment.status == DeploymentStatus.RUNNING
-    assert stored_ids == {green_id}
     # The artifact ran from the executor's content-addressed store, not from its source path.
     stored = Path(config.performer_dir) / "artifacts" / green_digest.replace(":", "-")
     assert stored.with_suffix(".py").read_bytes() == Path(green_url).read_bytes()  # noqa: ASYNC240
@@ -150,9 +170,9 @@ async def test_deploy_artifact_refuses_bad_requests_and_changes_nothing(devnet, 
 
 async def test_a_concurrent_deploy_for_the_same_avs_is_already_exists(devnet, tmp_path):
     avs = devnet.deployment.avs
-    slow_url, slow_digest = artifact(
-        tmp_path / "slow.py", before_serving="import time; time.sleep(1.5)"
-    )
+    gate = tmp_path / "gate"
+    wait_for_gate = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.02)"
+    slow_url, slow_digest = artifact(tmp_path / "slow.py", before_serving=wait_for_gate)
     url, digest = artifact(tmp_path / "perf.py")
     config = load(config_data(devnet, tmp_path), tmp_path)
     async with running_executor(config) as (service, client):
@@ -163,6 +183,7 @@ async def test_a_concurrent_deploy_for_the_same_avs_is_already_exists(devnet, tm
         error = await rpc_error(
             client.executor.DeployArtifact(deploy_request(avs, url, digest), timeout=60)
         )
+        gate.touch()  # now the first deploy's performer starts serving
         assert (await first).success
         [current] = await client.performers()
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS

@@ -79,8 +79,25 @@ async def test_both_health_protocols_answer():
         await server.stop(0)
 
 
+async def test_a_task_delay_holds_tasks_but_not_health_checks():
+    server, target = await _serve(HelloWorker(delay_ms=600_000))
+    try:
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = performer_pb2_grpc.PerformerServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.ExecuteTask(
+                    performer_pb2.TaskRequest(task_id=b"t", payload=b"0x02"), timeout=1
+                )
+            assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            health = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=5
+            )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await server.stop(0)
+
+
 def test_task_delay_comes_from_task_delay_ms(monkeypatch):
-    # The delay itself is exercised end to end by the drain tests (tests/executor).
     monkeypatch.setenv("TASK_DELAY_MS", "300")
     assert HelloWorker().delay == 0.3
     monkeypatch.setenv("TASK_DELAY_MS", "")

@@ -22,8 +22,11 @@ def context(tmp_path) -> RuntimeContext:
     return RuntimeContext(log_dir=tmp_path / "logs", artifact_dir=tmp_path / "artifacts")
 
 
-def hello_spec(delay_ms: int = 0, interval: float = 0.2, command=HELLO, **kw) -> PerformerSpec:
-    env = (EnvVar("TASK_DELAY_MS", str(delay_ms)),) if delay_ms else ()
+def hello_spec(
+    delay_ms: int = 0, interval: float = 0.2, command=HELLO, env=(), **kw
+) -> PerformerSpec:
+    if delay_ms:
+        env = (*env, EnvVar("TASK_DELAY_MS", str(delay_ms)))
     return PerformerSpec(
         avs_address=AVS,
         runtime="process",

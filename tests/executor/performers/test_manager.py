@@ -18,7 +18,8 @@ from ponos.executor.performers.errors import (
     PerformerNotFound,
 )
 from ponos.executor.performers.manager import PerformerEvents, PerformerManager
-from ponos.executor.performers.spec import PerformerSpec
+from ponos.executor.performers.spec import EnvVar, PerformerSpec
+from tests.executor.harness import RECORDING
 from tests.executor.performers.conftest import AVS, LEGACY, hello_spec
 
 pytestmark = pytest.mark.asyncio(loop_factories=["uvloop"])
@@ -68,15 +69,23 @@ async def test_deploy_puts_a_healthy_performer_in_service(manager):
     assert (instance.performer_id, "InService") in manager.recorder.changes
 
 
-async def test_blue_green_drains_the_old_performer_before_removing_it(manager):
-    blue = await manager.deploy(hello_spec(delay_ms=5000), "dep-blue", timeout=30)
-    running = asyncio.create_task(manager.run_task(AVS, "0x01", b"0x02", timeout=10))
+async def test_blue_green_drains_the_old_performer_before_removing_it(manager, tmp_path):
+    # Blue's task waits for a gate file: it is in flight for as long as the test needs.
+    gate = tmp_path / "gate"
+    blue_spec = hello_spec(
+        command=RECORDING, env=(EnvVar("RECORD_FILE", str(tmp_path / "record")),)
+    )
+    blue = await manager.deploy(blue_spec, "dep-blue", timeout=30)
+    payload = b"gate " + str(gate).encode() + b" 0x02"
+    running = asyncio.create_task(manager.run_task(AVS, "0x01", payload, timeout=60))
     await wait_for(lambda: blue.inflight == 1)
     green = await manager.deploy(hello_spec(), "dep-green", timeout=30)
     # New tasks go to green at once, while blue still finishes its task.
     assert await manager.run_task(AVS, "0x02", b"0x03", timeout=5) == (b"0x02", b"0x09")
     statuses = {i.performer_id: i.status for i in manager.list()}
     assert statuses == {green.performer_id: "InService", blue.performer_id: "Draining"}
+    assert await blue.runtime.is_alive() and not running.done()
+    gate.touch()
     assert await running == (b"0x01", b"0x04")
     await wait_for(lambda: blue.performer_id in manager.recorder.removed)
     assert [i.performer_id for i in manager.list()] == [green.performer_id]

@@ -52,7 +52,7 @@ test: bootstrap lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: bootstrap
-	$(BIN)/ponos --help
+	$(BIN)/ponos demo $(DEMO_ARGS)
 
 # Benchmarks are never part of `make test`; BENCH=name selects one module of bench/.
 bench: bootstrap

@@ -201,3 +201,34 @@ def run_status(args: argparse.Namespace) -> int:
     if status == TaskStatus.VERIFIED:
         print(f"  result    0x{client.task_result(args.task_hash).hex()}")
     return 0
+
+
+def register_demo(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser(
+        "demo",
+        help="run the whole system locally: devnet, 3 executors, aggregator, tasks",
+        description=(
+            "Start the devnet, three executors with hello performers and the aggregator; "
+            "create tasks and show them verified on chain; list performers with grpcurl; take "
+            "a snapshot through the admin endpoint; then keep running until Ctrl-C."
+        ),
+    )
+    _add_dir(demo)
+    demo.add_argument("--tasks", type=int, default=5, help="how many tasks to create (default 5)")
+    demo.add_argument("--curve", choices=["ecdsa", "bn254"], default="ecdsa", help="signing curve")
+    demo.add_argument("--port", type=int, default=8545, help="anvil's RPC port (default 8545)")
+    demo.add_argument(
+        "--no-hold", dest="hold", action="store_false", help="stop everything once the demo is done"
+    )
+    demo.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ponos.devnet.demo import Demo, DemoOptions
+
+    if not 1 <= args.tasks <= 200:
+        raise DevnetError("--tasks must be between 1 and 200")
+    options = DemoOptions(
+        directory=args.dir, tasks=args.tasks, curve=args.curve, hold=args.hold, port=args.port
+    )
+    return Demo(options).run()

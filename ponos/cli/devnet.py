@@ -217,6 +217,10 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--tasks", type=int, default=5, help="how many tasks to create (default 5)")
     demo.add_argument("--curve", choices=["ecdsa", "bn254"], default="ecdsa", help="signing curve")
     demo.add_argument("--port", type=int, default=8545, help="anvil's RPC port (default 8545)")
+    demo.add_argument("--grpc-base-port", type=int, default=9090, help="executor i: port + i")
+    demo.add_argument(
+        "--ops-base-port", type=int, default=8080, help="aggregator; executors + 1 + i"
+    )
     demo.add_argument(
         "--no-hold", dest="hold", action="store_false", help="stop everything once the demo is done"
     )
@@ -229,6 +233,12 @@ def run_demo(args: argparse.Namespace) -> int:
     if not 1 <= args.tasks <= 200:
         raise DevnetError("--tasks must be between 1 and 200")
     options = DemoOptions(
-        directory=args.dir, tasks=args.tasks, curve=args.curve, hold=args.hold, port=args.port
+        directory=args.dir,
+        tasks=args.tasks,
+        curve=args.curve,
+        hold=args.hold,
+        port=args.port,
+        grpc_base_port=args.grpc_base_port,
+        ops_base_port=args.ops_base_port,
     )
     return Demo(options).run()

@@ -38,6 +38,8 @@ class DemoOptions:
     curve: str = "ecdsa"
     hold: bool = True
     port: int = 8545
+    grpc_base_port: int = 9090
+    ops_base_port: int = 8080
 
 
 class Demo:

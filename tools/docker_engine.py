@@ -11,7 +11,8 @@ iptables rules and no IP forwarding. Images are built without a single pull:
   sources name, then `docker import`-ed;
 - `ponos:dev`: the project's Dockerfile on that base, dependencies installed from `wheelhouse/`
   (wheels downloaded on the host with pip), built with networking off;
-- `ponos-hello:dev`: the same image serving the example performer (`ponos performer hello`).
+- `ponos-hello:dev`: the same image serving the example performer (`ponos performer hello`);
+- `ponos-sleeper:busybox`: 2 MB (Debian's static busybox), containers that only sleep, for tests.
 
 Every step is cached: a second `start` reuses the unpacked engine and the running daemon, and
 `images` rebuilds only what changed (Docker's layer cache does the rest).
@@ -36,6 +37,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -55,6 +57,17 @@ PYTHON_VERSION = "3.11"
 BASE_IMAGE = f"ponos-base:{SUITE}"
 PROJECT_IMAGE = "ponos:dev"
 HELLO_IMAGE = "ponos-hello:dev"
+SLEEPER_IMAGE = "ponos-sleeper:busybox"
+# Imported images carry a hash of how they were made: a changed recipe rebuilds them.
+RECIPE_LABEL = "ponos.recipe"
+BASE_INCLUDE = ("python3", "python3-venv")
+BASE_CHANGES = (
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    'CMD ["python3"]',
+)
+# PID 1 ignores signals it has no handler for: the trap makes `docker stop` immediate.
+SLEEPER_CMD = '["/bin/sh", "-c", "trap \'exit 0\' TERM; sleep 1000000 & wait"]'
 
 # Unix socket paths are limited to 108 bytes; containerd puts its sockets ~40 bytes below the
 # exec root, so a deep checkout falls back to a short per-checkout directory under /run.
@@ -172,6 +185,18 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         sock.connect(self._path)
         self.sock = sock
+
+
+def _process_alive(pid: int) -> bool:
+    """False once pid has exited; reaps it when this process started it (e.g. a test run)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
 
 
 @dataclass(frozen=True)
@@ -308,9 +333,9 @@ class LocalEngine:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        while _process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if Path(f"/proc/{pid}").exists():
+        if _process_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
@@ -327,14 +352,19 @@ def docker_client(docker_host: str, timeout: float = 600) -> Any:
     return docker.DockerClient(base_url=docker_host, timeout=timeout)
 
 
-def _image_exists(client: Any, ref: str) -> bool:
+def _image_exists(client: Any, ref: str, recipe: str | None = None) -> bool:
+    """ref is present (and, given a recipe, was built from that recipe)."""
     import docker
 
     try:
-        client.images.get(ref)
-        return True
+        image = client.images.get(ref)
     except docker.errors.ImageNotFound:
         return False
+    return recipe is None or (image.labels or {}).get(RECIPE_LABEL) == recipe
+
+
+def _recipe(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
 def debian_mirror(suite: str = SUITE) -> str:
@@ -375,7 +405,8 @@ def debian_mirror(suite: str = SUITE) -> str:
 
 def build_base_image(client: Any, tag: str = BASE_IMAGE, log: Log = _say) -> str:
     """Debian minbase + python3 from debootstrap, imported as `tag` (skipped when present)."""
-    if _image_exists(client, tag):
+    recipe = _recipe(SUITE, BASE_INCLUDE, BASE_CHANGES)
+    if _image_exists(client, tag, recipe):
         return tag
     _require_root_and_apt()
     mirror = debian_mirror()
@@ -389,7 +420,7 @@ def build_base_image(client: Any, tag: str = BASE_IMAGE, log: Log = _say) -> str
     command = [
         str(tool / "usr" / "sbin" / "debootstrap"),
         "--variant=minbase",
-        "--include=python3,python3-venv",
+        f"--include={','.join(BASE_INCLUDE)}",
         *([f"--keyring={keyring}"] if keyring.is_file() else []),
         SUITE,
         str(rootfs),
@@ -412,14 +443,10 @@ def build_base_image(client: Any, tag: str = BASE_IMAGE, log: Log = _say) -> str
         str(archive),
         repository=repository,
         tag=version or "latest",
-        changes=[
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "ENV LANG=C.UTF-8",
-            'CMD ["python3"]',
-        ],
+        changes=[*BASE_CHANGES, f"LABEL {RECIPE_LABEL}={recipe}"],
     )
     shutil.rmtree(work, ignore_errors=True)
-    if not _image_exists(client, tag):
+    if not _image_exists(client, tag, recipe):
         raise EngineUnavailable(f"docker import did not produce {tag}")
     return tag
 
@@ -509,11 +536,43 @@ def build_hello_image(
     return tag
 
 
+def build_sleeper_image(client: Any, tag: str = SLEEPER_IMAGE, log: Log = _say) -> str:
+    """A 2 MB image (Debian's static busybox) whose containers just sleep: for tests that need
+    a running container but no performer, and a digest reference that is cheap to push."""
+    recipe = _recipe("busybox", SLEEPER_CMD)
+    if _image_exists(client, tag, recipe):
+        return tag
+    tool = extract_debs(apt_download(["busybox-static"]), TOOLS / "busybox")
+    busybox = (tool / "bin" / "busybox").read_bytes()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for directory in ("bin", "tmp"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo("bin/busybox")
+        info.size, info.mode = len(busybox), 0o755
+        tar.addfile(info, io.BytesIO(busybox))
+        link = tarfile.TarInfo("bin/sh")
+        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+        tar.addfile(link)
+    repository, _, version = tag.partition(":")
+    log(f"importing {tag} (busybox)")
+    client.api.import_image_from_data(
+        archive.getvalue(),
+        repository=repository,
+        tag=version or "latest",
+        changes=[f"CMD {SLEEPER_CMD}", f"LABEL {RECIPE_LABEL}={recipe}"],
+    )
+    return tag
+
+
 @dataclass(frozen=True)
 class Images:
     base: str
     project: str
     hello: str
+    sleeper: str
 
 
 def build_images(docker_host: str, log: Log | None = _say) -> Images:
@@ -524,9 +583,10 @@ def build_images(docker_host: str, log: Log | None = _say) -> Images:
         base = build_base_image(client, log=quiet)
         project = build_project_image(client, base=base, log=log)
         hello = build_hello_image(client, project=project, log=log)
+        sleeper = build_sleeper_image(client, log=quiet)
     finally:
         client.close()
-    return Images(base=base, project=project, hello=hello)
+    return Images(base=base, project=project, hello=hello, sleeper=sleeper)
 
 
 # -- a registry, for digest references ----------------------------------------------------------
@@ -665,7 +725,8 @@ def main(argv: list[str] | None = None) -> int:
             if docker_host == engine.docker_host:
                 engine.start()
             images = build_images(docker_host)
-            _say(f"built {images.base}, {images.project}, {images.hello} on {docker_host}")
+            built = ", ".join((images.base, images.project, images.hello, images.sleeper))
+            _say(f"built {built} on {docker_host}")
     except EngineUnavailable as exc:
         print(f"docker_engine: error: {exc}", file=sys.stderr)
         return 1

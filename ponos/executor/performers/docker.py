@@ -116,7 +116,7 @@ _clients: dict[tuple[str, ...], docker.DockerClient] = {}
 _clients_lock = threading.Lock()
 
 
-def docker_host(context_docker_host: str | None, environ: dict[str, str]) -> str:
+def resolve_docker_host(context_docker_host: str | None, environ: dict[str, str]) -> str:
     """The engine to use: the executor's setting, else DOCKER_HOST, else the default socket."""
     return context_docker_host or environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
 
@@ -164,7 +164,7 @@ class DockerRuntime(PerformerRuntime):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.container_name = container_name(self.spec.avs_address, self.performer_id)
-        self.docker_host = docker_host(self.context.docker_host, self.context.environ)
+        self.docker_host = resolve_docker_host(self.context.docker_host, self.context.environ)
         self._failure = ""
         self._failure_mark: tuple[str, str | None] | None = None
 

@@ -52,6 +52,10 @@ class Engine:
     has_bridge: bool
 
 
+def _quiet(_message: str) -> None:
+    """Progress of the engine and image builds is not test output."""
+
+
 def _reachable_engine() -> str | None:
     explicit = os.environ.get("DOCKER_HOST")
     for host in (explicit, DEFAULT_SOCKET):
@@ -64,30 +68,30 @@ def _reachable_engine() -> str | None:
 def engine() -> Iterator[Engine]:
     """A Docker engine with the test images, or a skip saying why there is none."""
     local: docker_engine.LocalEngine | None = None
-    docker_host = _reachable_engine()
     try:
-        if docker_host is None:
-            candidate = docker_engine.LocalEngine()
-            if candidate.start(timeout=120, log=lambda _m: None):
-                local = candidate
-            docker_host = candidate.docker_host
-        images = docker_engine.build_images(docker_host, log=None)
-        digest = docker_engine.digest_reference(docker_host, images.sleeper, log=None)
-    except docker_engine.EngineUnavailable as exc:
-        if local is not None:
-            local.stop(log=lambda _m: None)
-        pytest.skip(f"no Docker engine for the docker runtime tests: {exc}")
-    client = docker.DockerClient(base_url=docker_host)
-    has_bridge = any(n.name == "bridge" for n in client.networks.list(names=["bridge"]))
-    try:
-        yield Engine(docker_host, images.hello, images.sleeper, digest, has_bridge)
-    finally:
-        for container in client.containers.list(all=True, filters={"label": LABEL_PERFORMER}):
-            if container.labels.get(LABEL_AVS) == AVS:
+        docker_host = _reachable_engine()
+        try:
+            if docker_host is None:
+                candidate = docker_engine.LocalEngine()
+                if candidate.start(timeout=120, log=_quiet):
+                    local = candidate  # started here: stopped again at the end
+                docker_host = candidate.docker_host
+            images = docker_engine.build_images(docker_host, log=None)
+            digest = docker_engine.digest_reference(docker_host, images.sleeper, log=None)
+        except docker_engine.EngineUnavailable as exc:
+            pytest.skip(f"no Docker engine for the docker runtime tests: {exc}")
+        client = docker.DockerClient(base_url=docker_host)
+        has_bridge = any(n.name == "bridge" for n in client.networks.list(names=["bridge"]))
+        try:
+            yield Engine(docker_host, images.hello, images.sleeper, digest, has_bridge)
+        finally:
+            labelled = client.containers.list(all=True, filters={"label": f"{LABEL_AVS}={AVS}"})
+            for container in labelled:
                 container.remove(force=True, v=True)
-        client.close()
+            client.close()
+    finally:
         if local is not None:
-            local.stop(log=lambda _m: None)
+            local.stop(log=_quiet)
 
 
 @pytest.fixture

@@ -81,6 +81,10 @@ def _say(message: str) -> None:
     print(f"docker_engine: {message}", file=sys.stderr, flush=True)
 
 
+def _silent(message: str) -> None:
+    """A Log that drops progress messages."""
+
+
 class EngineUnavailable(Exception):
     """This machine cannot run the project-local engine or build its images; says why."""
 
@@ -510,7 +514,7 @@ def build_project_image(
     client: Any, base: str = BASE_IMAGE, tag: str = PROJECT_IMAGE, log: Log | None = _say
 ) -> str:
     """The project's Dockerfile on `base`, installing only from the wheelhouse, offline."""
-    build_wheelhouse(log=log or (lambda _m: None))
+    build_wheelhouse(log=log or _silent)
     lines = client.api.build(
         path=str(ROOT),
         tag=tag,
@@ -579,11 +583,10 @@ def build_images(docker_host: str, log: Log | None = _say) -> Images:
     """Every image, built offline against the engine at docker_host (cached)."""
     client = docker_client(docker_host)
     try:
-        quiet: Log = log or (lambda _m: None)
-        base = build_base_image(client, log=quiet)
+        base = build_base_image(client, log=log or _silent)
         project = build_project_image(client, base=base, log=log)
         hello = build_hello_image(client, project=project, log=log)
-        sleeper = build_sleeper_image(client, log=quiet)
+        sleeper = build_sleeper_image(client, log=log or _silent)
     finally:
         client.close()
     return Images(base=base, project=project, hello=hello, sleeper=sleeper)
@@ -727,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
             images = build_images(docker_host)
             built = ", ".join((images.base, images.project, images.hello, images.sleeper))
             _say(f"built {built} on {docker_host}")
-    except EngineUnavailable as exc:
+    except (EngineUnavailable, RuntimeError) as exc:
         print(f"docker_engine: error: {exc}", file=sys.stderr)
         return 1
     return 0

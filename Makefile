@@ -10,7 +10,7 @@ PROTO_STAMP := ponos/proto/.generated
 PROTOS      := $(shell find protos -name '*.proto')
 PYTEST_ARGS ?=
 
-.PHONY: all bootstrap protos test lint demo bench crash-test clean help \
+.PHONY: all bootstrap protos contracts test lint demo bench crash-test clean help \
 	docker-engine docker-engine-stop images
 
 all: bootstrap
@@ -20,6 +20,8 @@ help:
 	@echo "make test   - bootstrap and run lint + the whole test suite"
 	@echo "make bench  - run the benchmarks and update docs/benchmarks.md"
 	@echo "make protos - regenerate ponos/proto from protos/ with grpcio-tools"
+	@echo "make contracts - recompile contracts/src into contracts/artifacts (solcjs)"
+	@echo "make crash-test - storage SIGKILL crash test, CRASH_CYCLES=500"
 	@echo "make docker-engine      - start the project-local Docker engine (root, apt)"
 	@echo "make docker-engine-stop - stop it"
 	@echo "make images             - build ponos:dev and ponos-hello:dev offline on it"
@@ -41,6 +43,11 @@ protos: $(PROTO_STAMP)
 
 bootstrap: $(PIP_STAMP) $(NODE_STAMP) $(PROTO_STAMP)
 
+# The artifacts are committed (the devnet needs no compiler at run time); this rebuilds them
+# byte-identically, and tests/devnet/test_build.py checks that they are up to date.
+contracts: $(PIP_STAMP) $(NODE_STAMP)
+	$(PY) tools/build_contracts.py
+
 lint: bootstrap
 	$(BIN)/ruff check ponos tests bench tools
 	$(BIN)/ruff format --check ponos tests bench tools
@@ -54,6 +61,11 @@ demo: bootstrap
 # Benchmarks are never part of `make test`; BENCH=name selects one module of bench/.
 bench: bootstrap
 	$(PY) -m bench.run $(BENCH)
+
+# SIGKILL crash test of the storage layer with many cycles (`make test` runs 30).
+CRASH_CYCLES ?= 500
+crash-test: bootstrap
+	$(PY) -m tests.storage.crash --cycles $(CRASH_CYCLES)
 
 clean:
 	rm -rf $(VENV) node_modules ponos/proto build *.egg-info .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ import pytest
 import uvloop
 
 from ponos.devnet.anvil import Anvil
+from ponos.devnet.local import local_devnet
 
 
 def pytest_asyncio_loop_factories(config, item):
@@ -26,3 +27,19 @@ def anvil():
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="module")
+def devnet():
+    """A devnet per test module: anvil + deployed contracts + 3 ECDSA executors (weights 100)
+    and an aggregator, threshold 6667 bips, task SLA 60 s. Stopped after the module, even on
+    failure. Tests that need isolation create their own tasks, or use snapshot()/revert()."""
+    with local_devnet(operators=3, curve="ecdsa") as net:
+        yield net
+
+
+@pytest.fixture(scope="module")
+def devnet_bn254():
+    """As `devnet`, with BN254 keys for both operator sets."""
+    with local_devnet(operators=3, curve="bn254") as net:
+        yield net

@@ -90,12 +90,19 @@ def test_generation_is_reproducible(tmp_path):
 
     root = Path(__file__).resolve().parent.parent
     out = root / "ponos" / "proto"
-    # Sources only: a performer subprocess may have left __pycache__/*.pyc there.
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.py*") if p.suffix != ".pyc"}
+    before = {
+        p.relative_to(out): p.read_bytes()
+        for p in out.rglob("*.py*")
+        if "__pycache__" not in p.parts
+    }
     spec = importlib.util.spec_from_file_location("gen", root / "tools" / "gen_protos.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.generate()
-    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.py*") if p.suffix != ".pyc"}
+    after = {
+        p.relative_to(out): p.read_bytes()
+        for p in out.rglob("*.py*")
+        if "__pycache__" not in p.parts
+    }
     (out / ".generated").touch()
     assert before == after

@@ -6,7 +6,7 @@ import argparse
 
 from ponos.cli.options import add_config_options, load_service_config
 from ponos.config import AggregatorConfig, ExecutorConfig
-from ponos.errors import PonosError
+from ponos.runtime import run
 
 AGGREGATOR_FLAGS = {"data_dir": "storage.rocksdb.dir", "ops_port": "ops.port"}
 EXECUTOR_FLAGS = {
@@ -50,10 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_aggregator(args: argparse.Namespace) -> int:
-    load_service_config(AggregatorConfig, args, AGGREGATOR_FLAGS)
-    raise PonosError("the aggregator service is not implemented yet (issue 7)")
+    from ponos.aggregator.service import AggregatorService
+
+    config = load_service_config(AggregatorConfig, args, AGGREGATOR_FLAGS)
+    run(AggregatorService(config).run())
+    return 0
 
 
 def run_executor(args: argparse.Namespace) -> int:
-    load_service_config(ExecutorConfig, args, EXECUTOR_FLAGS)
-    raise PonosError("the executor service is not implemented yet (issue 6)")
+    from ponos.executor.service import ExecutorService
+
+    config = load_service_config(ExecutorConfig, args, EXECUTOR_FLAGS)
+    run(ExecutorService(config).run())
+    return 0

@@ -45,6 +45,8 @@ class SubmitterConfig(Model):
 
 
 class AggregatorConfig(ServiceConfigMixin):
+    shutdown_grace: Duration = 30.0
+    max_concurrent_tasks: int = Field(default=256, ge=1)
     operator: OperatorConfig
     l1_chain_id: int = Field(gt=0)
     chains: list[ChainConfig] = Field(min_length=1)

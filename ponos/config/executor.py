@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -109,6 +110,9 @@ class ExecutorConfig(ServiceConfigMixin):
     grpc_host: str = "0.0.0.0"
     management_server_grpc_port: int = Field(default=0, ge=0, le=65535)
     performer_network_name: str | None = None
+    performer_dir: str | None = None  # performer logs and the artifact store
+    deploy_timeout: Duration = 60.0
+    shutdown_grace: Duration = 30.0
     operator: OperatorConfig
     l1_chain: L1ChainConfig
     avs_performers: list[PerformerConfig] = Field(default_factory=list)
@@ -135,6 +139,9 @@ class ExecutorConfig(ServiceConfigMixin):
         if self.tls.enabled and not (self.tls.cert_file and self.tls.key_file):
             raise ValueError("tls.certFile and tls.keyFile are required when TLS is enabled")
         self.storage.resolve_dirs("data/executor")
+        if not self.performer_dir and self.storage.type == "rocksdb":
+            base = Path(self.storage.rocksdb.dir or "data/executor")
+            self.performer_dir = str(base.parent / f"{base.name}-performers")
         return self
 
     def performer_for(self, avs_address: str) -> PerformerConfig | None:

@@ -100,7 +100,7 @@ class Anvil:
             "--chain-id", str(self.chain_id),
             "--accounts", str(self.accounts),
             "--silent",
-        ]  # fmt: skip
+        ]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_file:

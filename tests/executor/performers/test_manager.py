@@ -143,8 +143,9 @@ async def test_endpoint_performer_is_routed_and_health_checked_not_managed(manag
     server = PerformerServer(HelloWorker(delay_ms=0), port=0, host="127.0.0.1")
     port = await server.start()
     try:
-        spec = PerformerSpec(avs_address=AVS, runtime="endpoint", endpoint=f"127.0.0.1:{port}",
-                             health_interval=0.2)  # fmt: skip
+        spec = PerformerSpec(
+            avs_address=AVS, runtime="endpoint", endpoint=f"127.0.0.1:{port}", health_interval=0.2
+        )
         instance = await manager.deploy(spec, "dep-endpoint", timeout=10)
         assert instance.resource_healthy and instance.application_healthy
         assert await manager.run_task(AVS, "0x06", b"0x02", timeout=5) == (b"0x06", b"0x04")

@@ -1,0 +1,1 @@
+"""Chain access for the services: EigenLayer ABI fragments, event decoding, contract reads."""

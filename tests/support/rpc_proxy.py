@@ -1,0 +1,154 @@
+"""A fault-injecting JSON-RPC proxy in front of a real node (anvil).
+
+Faults that cannot be produced for real on a local node (provider errors, HTTP 429, range
+limits, stalls, `null` blocks) are injected here; every other request goes through to the real
+node unchanged. Tests program it with rules and read its per-method call counts.
+
+    proxy = RpcFaultProxy(anvil.url)
+    await proxy.start()
+    proxy.add(Fault("eth_getLogs", "range_limit", max_range=10))
+    proxy.add(Fault("eth_blockNumber", "http_429", times=3))
+    ... point the service at proxy.url ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+
+FaultKind = Literal[
+    "rpc_error", "http_429", "http_500", "range_limit", "stall", "null_result", "drop"
+]
+
+
+@dataclass
+class Fault:
+    method: str  # JSON-RPC method name, or "*" for all
+    kind: FaultKind
+    times: int | None = None  # how many matching requests to hit; None = until removed
+    max_range: int = 0  # range_limit: eth_getLogs spanning more blocks than this fails
+    delay: float = 0.0  # stall: seconds before the real answer
+    message: str = "injected fault"
+
+    def matches(self, method: str) -> bool:
+        return (self.method == "*" or self.method == method) and (
+            self.times is None or self.times > 0
+        )
+
+
+def _span(params: list[Any]) -> int:
+    flt = params[0] if params else {}
+    start, end = flt.get("fromBlock", "0x0"), flt.get("toBlock", "latest")
+    if not (
+        isinstance(start, str)
+        and start.startswith("0x")
+        and isinstance(end, str)
+        and end.startswith("0x")
+    ):
+        return 1 << 30
+    return int(end, 16) - int(start, 16) + 1
+
+
+class RpcFaultProxy:
+    def __init__(self, upstream: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.upstream = upstream
+        self.host = host
+        self.port = port
+        self.faults: list[Fault] = []
+        self.calls: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.blackhole = False  # when set, every request fails at the connection level
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def add(self, fault: Fault) -> Fault:
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    async def start(self) -> RpcFaultProxy:
+        self._session = aiohttp.ClientSession()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    def _take(self, method: str, params: list[Any]) -> Fault | None:
+        for fault in self.faults:
+            if not fault.matches(method):
+                continue
+            if fault.kind == "range_limit" and (
+                method != "eth_getLogs" or _span(params) <= fault.max_range
+            ):
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+            self.injected[f"{method}:{fault.kind}"] += 1
+            return fault
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.blackhole:
+            request.transport.close()
+            raise web.HTTPServiceUnavailable()
+        body = await request.json()
+        batch = isinstance(body, list)
+        items = body if batch else [body]
+        answers = []
+        for item in items:
+            method = item.get("method", "")
+            self.calls[method] += 1
+            fault = self._take(method, item.get("params") or [])
+            if fault is not None:
+                if fault.kind == "http_429":
+                    return web.Response(status=429, text="Too Many Requests")
+                if fault.kind == "http_500":
+                    return web.Response(status=500, text="Internal Server Error")
+                if fault.kind == "drop":
+                    request.transport.close()
+                    raise web.HTTPServiceUnavailable()
+                if fault.kind == "rpc_error":
+                    answers.append(_error(item, -32000, fault.message))
+                    continue
+                if fault.kind == "range_limit":
+                    answers.append(_error(item, -32005, "query returned more than 10000 results"))
+                    continue
+                if fault.kind == "null_result":
+                    answers.append({"jsonrpc": "2.0", "id": item.get("id"), "result": None})
+                    continue
+                if fault.kind == "stall":
+                    await asyncio.sleep(fault.delay)
+            answers.append(await self._forward(item))
+        payload = answers if batch else answers[0]
+        return web.Response(text=json.dumps(payload), content_type="application/json")
+
+    async def _forward(self, item: dict[str, Any]) -> dict[str, Any]:
+        assert self._session is not None
+        async with self._session.post(self.upstream, json=item) as response:
+            return await response.json(content_type=None)
+
+
+def _error(item: dict[str, Any], code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": item.get("id"), "error": {"code": code, "message": message}}

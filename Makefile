@@ -10,7 +10,8 @@ PROTO_STAMP := ponos/proto/.generated
 PROTOS      := $(shell find protos -name '*.proto')
 PYTEST_ARGS ?=
 
-.PHONY: all bootstrap protos contracts test lint demo bench crash-test clean help
+.PHONY: all bootstrap protos contracts test lint demo bench crash-test clean help \
+	docker-engine docker-engine-stop images
 
 all: bootstrap
 
@@ -21,6 +22,9 @@ help:
 	@echo "make protos - regenerate ponos/proto from protos/ with grpcio-tools"
 	@echo "make contracts - recompile contracts/src into contracts/artifacts (solcjs)"
 	@echo "make crash-test - storage SIGKILL crash test, CRASH_CYCLES=500"
+	@echo "make docker-engine      - start the project-local Docker engine (root, apt)"
+	@echo "make docker-engine-stop - stop it"
+	@echo "make images             - build ponos:dev and ponos-hello:dev offline on it"
 
 $(PIP_STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,3 +69,14 @@ crash-test: bootstrap
 
 clean:
 	rm -rf $(VENV) node_modules ponos/proto build *.egg-info .pytest_cache .ruff_cache
+
+# A project-local Docker engine (Debian's dockerd under .tools/, loopback only) and the
+# offline image build: see the README's "Docker" section. Start and stop need only python3.
+docker-engine:
+	$(PYTHON) tools/docker_engine.py start
+
+docker-engine-stop:
+	$(PYTHON) tools/docker_engine.py stop
+
+images: bootstrap
+	$(PY) tools/docker_engine.py images

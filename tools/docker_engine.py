@@ -4,7 +4,8 @@ Developer machines and CI here have the Docker CLI at most, no engine, and no im
 within reach. As root with apt, this fetches Debian's docker.io, containerd and runc with
 `apt-get download`, unpacks them into .tools/docker/ (nothing is installed system-wide) and runs
 dockerd with its data, state and socket under .tools/: loopback only, with no default bridge, no
-iptables rules and no IP forwarding. Images are built without a single pull:
+iptables rules on the host and no IP forwarding. (iptables is unpacked too, for the rules the
+embedded DNS server needs inside containers on user-defined networks, e.g. Docker Compose's.) Images are built without a single pull:
 
 - `ponos-base:bookworm`: Debian bookworm minbase with python3 (3.11, the project's Python),
   made by debootstrap (itself fetched with `apt-get download`) from the mirror the machine's apt
@@ -51,6 +52,13 @@ DEBS = TOOLS / "debs"
 WHEELHOUSE = ROOT / "wheelhouse"
 
 ENGINE_PACKAGES = ("docker.io", "containerd", "runc")
+# iptables, for use INSIDE containers only: the embedded DNS server of user-defined networks
+# (Docker Compose's default network, service names) needs two NAT rules in each container's
+# network namespace. The daemon still runs with --iptables=false: no rule on the host.
+IPTABLES_PACKAGES = (
+    "iptables", "libxtables12", "libip4tc2", "libip6tc2", "libnftnl11",
+    "libnetfilter-conntrack3", "libnfnetlink0", "libmnl0",
+)  # fmt: skip
 SUITE = "bookworm"  # its python3 is 3.11, the Python the project targets
 PYTHON_VERSION = "3.11"
 
@@ -251,12 +259,32 @@ class LocalEngine:
         dirs = [self.packages / "usr" / "sbin", self.packages / "usr" / "bin"]
         return os.pathsep.join([*map(str, dirs), os.environ.get("PATH", "/usr/bin:/bin")])
 
+    def _environment(self) -> dict[str, str]:
+        """dockerd's environment: the unpacked binaries first, and the unpacked iptables's
+        libraries and extensions (Debian's multiarch library folder)."""
+        env = {**os.environ, "PATH": self._binaries_path()}
+        env.pop("DOCKER_HOST", None)
+        libs = sorted((self.packages / "usr" / "lib").glob("*-linux-gnu*"))
+        if libs:
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(
+                [str(libs[0]), *filter(None, [os.environ.get("LD_LIBRARY_PATH")])]
+            )
+            env["XTABLES_LIBDIR"] = str(libs[0] / "xtables")
+        return env
+
     def install(self, log: Log = _say) -> Path:
-        """Download and unpack docker.io, containerd and runc (cached)."""
-        debs = apt_download(ENGINE_PACKAGES)
+        """Download and unpack docker.io, containerd, runc and iptables (cached)."""
+        debs = apt_download(ENGINE_PACKAGES + IPTABLES_PACKAGES)
         if not (self.packages / ".extracted").is_file():
             log(f"unpacking {', '.join(d.name for d in debs)} into {self.packages}")
-        return extract_debs(debs, self.packages)
+        root = extract_debs(debs, self.packages)
+        # Debian's postinst picks the iptables backend with update-alternatives; nftables is
+        # its default (and needs no legacy ip_tables module).
+        sbin = root / "usr" / "sbin"
+        for name in ("iptables", "ip6tables"):
+            if not (sbin / name).exists():
+                (sbin / name).symlink_to("xtables-nft-multi")
+        return root
 
     def start(self, timeout: float = 60.0, log: Log = _say) -> bool:
         """Start dockerd unless it already answers; True when this call started it."""
@@ -280,8 +308,7 @@ class LocalEngine:
             # Loopback only: no default bridge, no iptables rules, no forwarding, no NAT.
             "--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false",
         ]  # fmt: skip
-        env = {**os.environ, "PATH": self._binaries_path()}
-        env.pop("DOCKER_HOST", None)
+        env = self._environment()
         log(f"starting dockerd on {self.docker_host} (log: {self.log_file})")
         with open(self.log_file, "ab") as out:
             process = subprocess.Popen(

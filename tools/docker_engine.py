@@ -5,7 +5,8 @@ within reach. As root with apt, this fetches Debian's docker.io, containerd and 
 `apt-get download`, unpacks them into .tools/docker/ (nothing is installed system-wide) and runs
 dockerd with its data, state and socket under .tools/: loopback only, with no default bridge, no
 iptables rules on the host and no IP forwarding. (iptables is unpacked too, for the rules the
-embedded DNS server needs inside containers on user-defined networks, e.g. Docker Compose's.) Images are built without a single pull:
+embedded DNS server needs inside containers on user-defined networks, e.g. Docker Compose's.)
+Images are built without a single pull:
 
 - `ponos-base:bookworm`: Debian bookworm minbase with python3 (3.11, the project's Python),
   made by debootstrap (itself fetched with `apt-get download`) from the mirror the machine's apt

@@ -10,8 +10,6 @@ dependency). tests/compose/test_process_topology.py runs the same topology as pr
 
 from __future__ import annotations
 
-import re
-import shlex
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from tests.compose.topology import (
     compose_binary,
     compose_config,
     dependency_order,
+    guide_compose_commands,
     healthcheck_command,
     listening_ports,
     run_compose,
@@ -203,16 +202,6 @@ def test_setup_writes_configs_naming_the_compose_hosts(config):
 
 
 # -- the operations guide ------------------------------------------------------------------------
-
-
-def guide_compose_commands(text: str) -> list[list[str]]:
-    commands = []
-    for block in re.findall(r"```compose\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                commands.append(shlex.split(line))
-    return commands
 
 
 def named_services(argv: list[str]) -> list[str]:

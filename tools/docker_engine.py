@@ -290,6 +290,13 @@ class LocalEngine:
     def start(self, timeout: float = 60.0, log: Log = _say) -> bool:
         """Start dockerd unless it already answers; True when this call started it."""
         if self.is_running():
+            if self._iptables_unpacked() or self._our_pid() is None:
+                return False
+            # Ours, but started before iptables was part of the engine: containers on
+            # user-defined networks would get no DNS. Restarted once, left running as found.
+            log("restarting dockerd: it was started without iptables (compose networks)")
+            self.stop(log=log)
+            self.start(timeout=timeout, log=log)
             return False
         self.install(log)
         self._stop_stale()
@@ -333,6 +340,9 @@ class LocalEngine:
                 )
             time.sleep(0.1)
         return True
+
+    def _iptables_unpacked(self) -> bool:
+        return (self.packages / "usr" / "sbin" / "iptables").exists()
 
     def _log_tail(self, lines: int = 5) -> str:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -72,6 +73,17 @@ def compose_config(file: Path = COMPOSE_FILE, env: dict[str, str] | None = None)
     if done.returncode != 0:
         raise AssertionError(f"compose config failed ({done.returncode}): {done.stderr}")
     return json.loads(done.stdout)
+
+
+def guide_compose_commands(text: str) -> list[list[str]]:
+    """The `docker-compose` command lines of a document's ```compose blocks, as argv."""
+    commands = []
+    for block in re.findall(r"```compose\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                commands.append(shlex.split(line))
+    return commands
 
 
 def healthcheck_command(service: dict[str, Any]) -> list[str] | None:

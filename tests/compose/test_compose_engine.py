@@ -1,6 +1,6 @@
-"""`make compose-test`: docker-compose.yml with a real Docker engine and the real Compose CLI.
+"""docker-compose.yml with a real Docker engine and the real Compose CLI (`make compose-test`
+runs only this; `make test` runs it too: about 40 s once the engine and images are cached).
 
-Not part of `make test` (pytest collects only test_*.py; the make target names this file).
 The engine is DOCKER_HOST (or the default socket) when one answers, else the project-local one
 (tools/docker_engine.py), started here and stopped again; without either the test is skipped
 with the reason. The images are built offline (cached). Then, as an operator would:
@@ -30,7 +30,7 @@ from tests.compose.topology import COMPOSE_FILE, compose_binary, guide_compose_c
 from tests.helpers import ROOT
 from tools import docker_engine
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DEVNET = "/var/lib/ponos/devnet"

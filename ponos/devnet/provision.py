@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,13 +173,10 @@ def topology_configs(
     executor = executor_config(deployment, 0, data.root, grpc_port, options.executor_ops_port)
     executor["grpcHost"] = options.bind_host
     performer = executor["avsPerformers"][0]
-    if options.performer_endpoint is not None:
-        for key in ("command", "runtime"):
-            performer.pop(key, None)
+    if options.performer_endpoint is not None:  # else the hello performer as a process
+        del performer["command"]
         performer["runtime"] = "endpoint"
         performer["endpoint"] = options.performer_endpoint
-    else:
-        performer["command"] = [sys.executable, "-m", "ponos", "performer", "hello"]
     executor["performerDir"] = str(data.executor_performers)
     executor["storage"] = {
         "type": "rocksdb",

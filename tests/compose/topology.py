@@ -168,7 +168,7 @@ class TopologyMapper:
         names = "|".join(sorted(self.services, key=len, reverse=True))
         self._service_endpoint = re.compile(rf"\b({names}):(\d+)\b")
 
-    def _token(self, service: str, token: str) -> str:
+    def map_token(self, service: str, token: str) -> str:
         token = self._service_endpoint.sub(
             lambda m: f"{LOOPBACK}:{self.ports.get(m.group(1), int(m.group(2)))}", token
         )
@@ -199,7 +199,7 @@ class TopologyMapper:
                 continue
             if token.startswith("--") and token.split("=", 1)[0].endswith("port"):
                 raise ValueError(f"{service}: a port flag this mapping does not know: {token}")
-            out.append(self._token(service, token))
+            out.append(self.map_token(service, token))
         return out
 
     def healthcheck(self, service: str, argv: list[str]) -> list[str]:
@@ -211,7 +211,7 @@ class TopologyMapper:
         mapped = [re.sub(r"(127\.0\.0\.1:|'127\.0\.0\.1', )(\d+)", own, token) for token in argv]
         if mapped and mapped[0] in ("python3", "python"):
             mapped[0] = sys.executable
-        return [self._token(service, token) for token in mapped]
+        return [self.map_token(service, token) for token in mapped]
 
 
 def listening_ports(config: dict[str, Any]) -> dict[str, set[int]]:
@@ -291,12 +291,12 @@ class ProcessTopology:
         return self.ports.get(service, container_port)
 
     def path(self, container_path: str) -> Path:
-        return Path(self.mapper._token("", container_path))
+        return Path(self.mapper.map_token("", container_path))
 
     def _start(self, service: ServiceProcess) -> None:
         for volume in self.services[service.name].get("volumes") or []:
             # A named volume is a folder that exists before the container starts.
-            Path(self.mapper._token(service.name, volume["target"])).mkdir(
+            Path(self.mapper.map_token(service.name, volume["target"])).mkdir(
                 parents=True, exist_ok=True
             )
         with open(service.log, "ab") as log:

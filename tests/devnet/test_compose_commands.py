@@ -283,3 +283,20 @@ def test_deploy_to_a_chain_that_does_not_answer_says_so(tmp_path, capsys):
     assert f"cannot reach the chain at {url}" in err and "ponos devnet chain" in err
     code, _, err = run_in_process(capsys, "devnet", "deploy", "--rpc-url", "chain:8545")
     assert code == 1 and "is not an http(s) URL" in err
+
+
+def test_deploy_defaults_are_loopback_a_process_performer_and_data_in_the_folder(
+    anvil, tmp_path, cli
+):
+    folder = tmp_path / "devnet"
+    result = cli("devnet", "deploy", "--rpc-url", anvil.url, "--dir", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "the hello performer, as a process" in result.stdout
+    aggregator, _ = load_config(AggregatorConfig, folder / "aggregator.yaml")
+    executor, _ = load_config(ExecutorConfig, folder / "executor.yaml")
+    assert (executor.grpc_host, executor.grpc_port) == ("127.0.0.1", 9090)
+    assert executor.ops.host == aggregator.ops.host == "127.0.0.1"
+    performer = executor.avs_performers[0]
+    assert performer.runtime == "process"
+    assert performer.command[-3:] == ["ponos", "performer", "hello"]
+    assert executor.storage.rocksdb.dir == str((folder / "data" / "executor" / "db").resolve())

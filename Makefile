@@ -10,7 +10,8 @@ PROTO_STAMP := ponos/proto/.generated
 PROTOS      := $(shell find protos -name '*.proto')
 PYTEST_ARGS ?=
 
-.PHONY: all bootstrap protos contracts test lint demo bench crash-test clean help
+.PHONY: all bootstrap protos contracts test lint demo bench crash-test clean help \
+	docker-engine docker-engine-stop images compose-test
 
 all: bootstrap
 
@@ -21,6 +22,10 @@ help:
 	@echo "make protos - regenerate ponos/proto from protos/ with grpcio-tools"
 	@echo "make contracts - recompile contracts/src into contracts/artifacts (solcjs)"
 	@echo "make crash-test - storage SIGKILL crash test, CRASH_CYCLES=500"
+	@echo "make docker-engine      - start the project-local Docker engine (root, apt)"
+	@echo "make docker-engine-stop - stop it"
+	@echo "make images             - build ponos:dev and ponos-hello:dev offline on it"
+	@echo "make compose-test       - docker-compose up, a task, down on a real engine, timed"
 
 $(PIP_STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +57,7 @@ test: bootstrap lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: bootstrap
-	$(BIN)/ponos --help
+	$(BIN)/ponos demo $(DEMO_ARGS)
 
 # Benchmarks are never part of `make test`; BENCH=name selects one module of bench/.
 bench: bootstrap
@@ -65,3 +70,20 @@ crash-test: bootstrap
 
 clean:
 	rm -rf $(VENV) node_modules ponos/proto build *.egg-info .pytest_cache .ruff_cache
+
+# A project-local Docker engine (Debian's dockerd under .tools/, loopback only) and the
+# offline image build: see the README's "Docker" section. Start and stop need only python3.
+docker-engine:
+	$(PYTHON) tools/docker_engine.py start
+
+docker-engine-stop:
+	$(PYTHON) tools/docker_engine.py stop
+
+images: bootstrap
+	$(PY) tools/docker_engine.py images
+
+# docker-compose.yml on a real engine (DOCKER_HOST, else the project-local one) with the
+# offline-built images: up, a task verified, grpcurl, down -v, with the time of each step.
+# Skipped, with the reason, where no engine can be had. Also part of `make test`.
+compose-test: bootstrap
+	$(BIN)/pytest -s tests/compose/test_compose_engine.py $(PYTEST_ARGS)

@@ -3,7 +3,7 @@
 import importlib.util
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 
@@ -15,6 +15,10 @@ class BuildWithProtos(build_py):
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         module.generate()
+        # setup() listed the packages before they were generated: add the generated ones.
+        for package in find_packages(include=["ponos.proto", "ponos.proto.*"]):
+            if package not in self.packages:
+                self.packages.append(package)
         super().run()
 
 

@@ -320,7 +320,7 @@ def main(argv: list[str]) -> str:
             "through the writer thread; sequential awaits pay one thread hand-off each.",
             "### (b) Durable task-state transitions (syncWrites on) vs one fsync per put",
             table(
-                ["operation", "concurrent writers", "ops/s (median of 3)", "vs fsync per put"], b
+                ["operation", "concurrent writers", "ops/s (median of 5)", "vs fsync per put"], b
             ),
             f"Group commit at 256 writers: **{ratio:.1f}×** one fsync per put. At 256 writers "
             "the groups are large and throughput is bound by the Python work per transition "

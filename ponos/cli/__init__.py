@@ -16,7 +16,7 @@ from ponos import __version__
 from ponos.errors import PonosError
 
 # Subcommand groups, in the order `ponos --help` lists them.
-COMMAND_MODULES = ("services", "performer", "db", "keys", "devnet")
+COMMAND_MODULES = ("services", "performer", "db", "keys", "devnet", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,9 @@
 """`ponos db`: inspect, verify, compact, checkpoint and restore a service's database.
 
-Read-only commands (info, verify, list-snapshots, checkpoint) work while the service is
+Read-only commands (info, verify, list-snapshots) work while the service is
 running: they open a read-only RocksDB instance. compact and restore need the service
-stopped, and say so.
+stopped, and say so; so does checkpoint, since a read-only instance cannot see what the
+running service still holds in memory: a running service snapshots itself (POST /admin/snapshots).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compact.set_defaults(handler=cmd_compact)
 
     checkpoint = sub.add_parser(
-        "checkpoint", help="take a verified snapshot (also while the service runs)"
+        "checkpoint",
+        help="take a verified snapshot (service stopped; a running one: POST /admin/snapshots)",
     )
     source_options(checkpoint)
     checkpoint.add_argument(
@@ -247,11 +249,22 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     _quiet_logs()
     from ponos import runtime
     from ponos.config.common import SnapshotsConfig
+    from ponos.storage import fs
+    from ponos.storage.errors import StorageError
     from ponos.storage.snapshots import SnapshotManager
 
     path = _data_dir(args)
     target = _snapshot_dir(args, args.to)
-    engine = _open_for_maintenance(path, read_only_if_busy=True)
+    if fs.is_database(path) and fs.is_locked(path):
+        # A read-only instance cannot see what the running service holds in its memtable
+        # (only in its WAL), so its checkpoint could miss acknowledged writes. The service
+        # checkpoints itself, consistently, through its ops endpoint.
+        raise StorageError(
+            f"database {path} is held by a running service",
+            hint="take an online snapshot through it: curl -X POST "
+            "http://127.0.0.1:<ops.port>/admin/snapshots (or stop it and run this again)",
+        )
+    engine = _open_for_maintenance(path, read_only_if_busy=False)
     # no retention from the CLI unless the snapshot settings come from a service config
     settings = (
         _storage_from_config(args.config).snapshots

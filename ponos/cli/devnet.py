@@ -1,4 +1,6 @@
-"""`ponos devnet up | down | task | status`: a local chain with the EigenLayer contracts."""
+"""`ponos devnet up | down | task | status | chain | deploy`: a local chain with the EigenLayer
+contracts. `chain` and `deploy` split `up` in two for Docker Compose (a chain service, a setup
+service)."""
 
 from __future__ import annotations
 
@@ -106,6 +108,81 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("task_hash", metavar="TASK", help="the task hash (0x + 64 hex digits)")
     status.set_defaults(handler=run_status)
 
+    _register_compose_commands(sub)
+
+
+def _register_compose_commands(sub: argparse._SubParsersAction) -> None:
+    chain = sub.add_parser(
+        "chain",
+        help="run anvil in the foreground (a chain service for Docker Compose)",
+        description=(
+            "Run anvil in the foreground until SIGTERM or Ctrl-C, on loopback unless --host "
+            "says otherwise (0.0.0.0 inside a container, so other containers reach it). "
+            "Deploy to it with `ponos devnet deploy`."
+        ),
+    )
+    chain.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    chain.add_argument("--port", type=int, default=8545, help="RPC port (default 8545)")
+    chain.set_defaults(handler=run_chain)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="deploy to a running chain and write the configs of a one-executor topology",
+        description=(
+            "Deploy the devnet contracts to the chain at --rpc-url, register an AVS with an "
+            "aggregator and one executor operator whose socket is --executor-socket, and write "
+            "deployment.json, aggregator.yaml and executor.yaml into --dir. The executor runs "
+            "the hello performer as an endpoint performer at --performer-endpoint (else as a "
+            "process); both services bind --bind-host and keep their data under --data-root. "
+            "Idempotent: a live deployment in --dir with the same options is reused."
+        ),
+    )
+    _add_dir(deploy)
+    deploy.add_argument("--rpc-url", required=True, help="the chain, e.g. http://chain:8545")
+    deploy.add_argument(
+        "--executor-socket",
+        default="127.0.0.1:9090",
+        help="host:port the aggregator dials; its port is the executor's gRPC port "
+        "(default 127.0.0.1:9090)",
+    )
+    deploy.add_argument(
+        "--performer-endpoint",
+        help="host:port of a running performer, e.g. performer:8080 (default: the hello "
+        "performer as a process of the executor)",
+    )
+    deploy.add_argument(
+        "--data-root",
+        type=Path,
+        help="data under ROOT/aggregator and ROOT/executor (default DIR/data)",
+    )
+    deploy.add_argument(
+        "--bind-host",
+        default="127.0.0.1",
+        help="address the executor's gRPC and both ops servers bind (default 127.0.0.1)",
+    )
+    deploy.add_argument(
+        "--aggregator-ops-port", type=int, default=8080, help="aggregator ops port (8080)"
+    )
+    deploy.add_argument(
+        "--executor-ops-port", type=int, default=8081, help="executor ops port (8081)"
+    )
+    deploy.add_argument("--curve", choices=["ecdsa", "bn254"], default="ecdsa", help="curve")
+    deploy.add_argument(
+        "--threshold-bips", type=int, default=6667, help="stake needed (default 6667 bips)"
+    )
+    deploy.add_argument(
+        "--task-sla", type=_seconds, default=60, help="task deadline after creation (60s)"
+    )
+    deploy.add_argument(
+        "--block-time",
+        type=int,
+        default=1,
+        help="seconds between blocks once deployed (0 = a block per transaction)",
+    )
+    deploy.set_defaults(handler=run_deploy)
+
 
 def _quiet_logs() -> None:
     from ponos import log
@@ -201,3 +278,89 @@ def run_status(args: argparse.Namespace) -> int:
     if status == TaskStatus.VERIFIED:
         print(f"  result    0x{client.task_result(args.task_hash).hex()}")
     return 0
+
+
+def run_chain(args: argparse.Namespace) -> int:
+    from ponos.devnet.chain import run_chain as run
+
+    return run(host=args.host, port=args.port)
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from ponos.devnet.provision import DeployOptions, deploy_to_chain
+
+    _quiet_logs()
+    options = DeployOptions(
+        rpc_url=args.rpc_url,
+        directory=args.dir,
+        executor_socket=args.executor_socket,
+        performer_endpoint=args.performer_endpoint,
+        data_root=args.data_root,
+        bind_host=args.bind_host,
+        aggregator_ops_port=args.aggregator_ops_port,
+        executor_ops_port=args.executor_ops_port,
+        curve=args.curve,
+        threshold_bips=args.threshold_bips,
+        task_sla=args.task_sla,
+        block_time=args.block_time,
+    )
+    result = deploy_to_chain(options)
+    d = result.deployment
+    if result.reused:
+        print(f"Devnet already deployed on {d.rpc_url}: reused, configs rewritten.")
+    else:
+        print(f"Devnet deployed on {d.rpc_url} (chain {d.chain_id}).")
+    for path in result.cleared:
+        print(f"  removed old data {path}")
+    print(f"  AVS               {d.avs}")
+    print(f"  TaskMailbox       {d.contracts['TaskMailbox']}")
+    executor = d.executors[0]
+    print(f"  executor          {executor.address}  socket {executor.socket}  {d.curve}")
+    performer = args.performer_endpoint or "the hello performer, as a process"
+    print(f"  performer         {performer}")
+    print("Files:")
+    for path in result.files:
+        print(f"  {path}")
+    print(f"Create a task:  ponos devnet task --dir {args.dir} --payload 0x04")
+    return 0
+
+
+def register_demo(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser(
+        "demo",
+        help="run the whole system locally: devnet, 3 executors, aggregator, tasks",
+        description=(
+            "Start the devnet, three executors with hello performers and the aggregator; "
+            "create tasks and show them verified on chain; list performers with grpcurl; take "
+            "a snapshot through the admin endpoint; then keep running until Ctrl-C."
+        ),
+    )
+    _add_dir(demo)
+    demo.add_argument("--tasks", type=int, default=5, help="how many tasks to create (default 5)")
+    demo.add_argument("--curve", choices=["ecdsa", "bn254"], default="ecdsa", help="signing curve")
+    demo.add_argument("--port", type=int, default=8545, help="anvil's RPC port (default 8545)")
+    demo.add_argument("--grpc-base-port", type=int, default=9090, help="executor i: port + i")
+    demo.add_argument(
+        "--ops-base-port", type=int, default=8080, help="aggregator; executors + 1 + i"
+    )
+    demo.add_argument(
+        "--no-hold", dest="hold", action="store_false", help="stop everything once the demo is done"
+    )
+    demo.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ponos.devnet.demo import Demo, DemoOptions
+
+    if not 1 <= args.tasks <= 200:
+        raise DevnetError("--tasks must be between 1 and 200")
+    options = DemoOptions(
+        directory=args.dir,
+        tasks=args.tasks,
+        curve=args.curve,
+        hold=args.hold,
+        port=args.port,
+        grpc_base_port=args.grpc_base_port,
+        ops_base_port=args.ops_base_port,
+    )
+    return Demo(options).run()

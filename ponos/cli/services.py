@@ -51,15 +51,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_aggregator(args: argparse.Namespace) -> int:
     from ponos.aggregator.service import AggregatorService
+    from ponos.ops.services import AggregatorOps, run_with_ops
 
     config = load_service_config(AggregatorConfig, args, AGGREGATOR_FLAGS)
-    run(AggregatorService(config).run())
+    service = AggregatorService(config)
+    run(run_with_ops(service, AggregatorOps(service)))
     return 0
 
 
 def run_executor(args: argparse.Namespace) -> int:
     from ponos.executor.service import ExecutorService
+    from ponos.ops.services import ExecutorOps, run_with_ops
 
     config = load_service_config(ExecutorConfig, args, EXECUTOR_FLAGS)
-    run(ExecutorService(config).run())
+    service = ExecutorService(config)
+    run(run_with_ops(service, ExecutorOps(service)))
     return 0

@@ -1,7 +1,8 @@
 """A local anvil node (installed from npm into node_modules) as a managed subprocess.
 
 Used by the devnet command, the test fixtures and the benchmarks. anvil listens on loopback
-only; `Anvil.start()` returns once the node answers JSON-RPC.
+unless a caller asks for another address (`ponos devnet chain --host`, in a container);
+`Anvil.start()` returns once the node answers JSON-RPC.
 """
 
 from __future__ import annotations
@@ -65,8 +66,13 @@ def rpc_call(url: str, method: str, params: list | None = None, timeout: float =
     return reply["result"]
 
 
+# Wildcard listen addresses: the node is reached on loopback from this machine.
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
 class Anvil:
-    """An anvil process on 127.0.0.1. Use as a context manager or call start()/stop()."""
+    """An anvil process (on 127.0.0.1 by default). Use as a context manager or call
+    start()/stop()."""
 
     def __init__(
         self,
@@ -77,8 +83,9 @@ class Anvil:
         state_file: Path | None = None,
         log_file: Path | None = None,
         extra_args: list[str] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        self.host = "127.0.0.1"
+        self.host = host
         self.port = port or free_port()
         self.chain_id = chain_id
         self.block_time = block_time
@@ -90,7 +97,9 @@ class Anvil:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """Where this machine reaches the node (loopback when it listens on every address)."""
+        host = _WILDCARD_HOSTS.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def command(self) -> list[str]:
         cmd = [

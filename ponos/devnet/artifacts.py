@@ -1,8 +1,13 @@
-"""The compiled devnet contracts (contracts/artifacts/*.json, built by tools/build_contracts.py)."""
+"""The compiled devnet contracts (contracts/artifacts/*.json, built by tools/build_contracts.py).
+
+An installed ponos (the Docker image) has no source tree: $PONOS_CONTRACTS_DIR names the folder
+that holds the artifacts there.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -12,6 +17,7 @@ from ponos.devnet.anvil import PROJECT_ROOT
 from ponos.devnet.errors import DevnetError
 
 ARTIFACTS_DIR = PROJECT_ROOT / "contracts" / "artifacts"
+CONTRACTS_DIR_ENV = "PONOS_CONTRACTS_DIR"
 
 
 @dataclass(frozen=True)
@@ -21,14 +27,25 @@ class Artifact:
     bytecode: str
 
 
+def artifacts_dir() -> Path:
+    """$PONOS_CONTRACTS_DIR when set, else contracts/artifacts of the source tree."""
+    explicit = os.environ.get(CONTRACTS_DIR_ENV)
+    return Path(explicit) if explicit else ARTIFACTS_DIR
+
+
+def load_artifact(name: str, directory: Path | None = None) -> Artifact:
+    return _load_artifact(name, directory or artifacts_dir())
+
+
 @cache
-def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
+def _load_artifact(name: str, directory: Path) -> Artifact:
     path = directory / f"{name}.json"
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise DevnetError(
-            f"contract artifact {path} is missing", hint="run `make contracts` to build it"
+            f"contract artifact {path} is missing",
+            hint=f"run `make contracts` to build it, or point ${CONTRACTS_DIR_ENV} at the artifacts",
         ) from None
     except json.JSONDecodeError as exc:
         raise DevnetError(

@@ -235,8 +235,21 @@ def _reap(pid: int) -> None:
 
 
 def client_for(directory: Path) -> DevnetClient:
-    """A client for the devnet running from `directory` (DevnetError if it is not running)."""
+    """A client for the devnet running from `directory` (DevnetError if it is not running).
+
+    A folder written by `ponos devnet deploy` names a chain run elsewhere (a compose service):
+    it is running when that chain answers with the deployment on it."""
+    from ponos.devnet.provision import deployment_is_live, is_deployed_by_deploy
+
     deployment = load_deployment(directory)
+    if is_deployed_by_deploy(deployment):
+        if not deployment_is_live(deployment):
+            raise DevnetError(
+                f"the chain at {deployment.rpc_url} does not answer or no longer has the "
+                f"deployment in {directory}",
+                hint="start the chain and run `ponos devnet deploy` again",
+            )
+        return DevnetClient(deployment)
     if running_devnet(directory) is None:
         raise DevnetError(
             f"the devnet in {directory} is not running",

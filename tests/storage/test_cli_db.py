@@ -134,6 +134,9 @@ def test_missing_or_wrong_directories_are_clear_errors(tmp_path):
 
 
 def test_read_only_commands_work_while_the_service_holds_the_database(agg_db, tmp_path):
+    made = run_cli("db", "checkpoint", "--dir", str(agg_db), "--to", str(tmp_path / "s"))
+    assert made.returncode == 0, made.stderr  # before the service starts: allowed
+    earlier = next(p for p in (tmp_path / "s").glob("2*") if p.is_dir())
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -164,18 +167,13 @@ def test_read_only_commands_work_while_the_service_holds_the_database(agg_db, tm
         assert "chain 2" in info.stdout  # sees the running service's latest write (WAL)
         assert run_cli("db", "verify", "--dir", str(agg_db)).returncode == 0
         snap = run_cli("db", "checkpoint", "--dir", str(agg_db), "--to", str(tmp_path / "s"))
-        assert snap.returncode == 0, snap.stderr
+        assert snap.returncode == 1 and "/admin/snapshots" in snap.stderr
+        assert "Traceback" not in snap.stderr
         compact = run_cli("db", "compact", "--dir", str(agg_db))
         assert compact.returncode == 1
         assert "running service holds it" in compact.stderr and "Traceback" not in compact.stderr
         restore = run_cli(
-            "db",
-            "restore",
-            "--snapshot",
-            str(next(p for p in (tmp_path / "s").glob("2*") if p.is_dir())),
-            "--dir",
-            str(agg_db),
-            "--force",
+            "db", "restore", "--snapshot", str(earlier), "--dir", str(agg_db), "--force"
         )
         assert restore.returncode == 1 and "locked" in restore.stderr
     finally:

@@ -152,3 +152,24 @@ class RpcFaultProxy:
 
 def _error(item: dict[str, Any], code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": item.get("id"), "error": {"code": code, "message": message}}
+
+
+class ProxyThread:
+    """The proxy on its own event loop in a thread, for synchronous and module-scoped fixtures."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+
+        self.proxy = RpcFaultProxy(upstream)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> RpcFaultProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(10)
+        return self.proxy
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

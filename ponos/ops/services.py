@@ -5,6 +5,7 @@ guide's logrotate hook sends, is acknowledged: logs go to stdout, nothing to reo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections import Counter
@@ -277,6 +278,25 @@ class ExecutorOps(ServiceOps):
         return checks
 
 
+async def _start_unless_stopped(service: Any, stop: asyncio.Event) -> bool:
+    """service.start(), abandoned if a stop is requested first (a performer can take a
+    minute to come up; SIGTERM should not wait for it). True if the service started."""
+    starting = asyncio.ensure_future(service.start())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if starting.done():
+        starting.result()  # start-up errors end the process here
+        return True
+    logger.info("Stop requested during start-up")
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
+
+
 async def run_with_ops(service: Any, ops: ServiceOps) -> None:
     """Start the service and its ops server; stop both cleanly on SIGTERM/SIGINT."""
     loop = asyncio.get_running_loop()
@@ -295,7 +315,8 @@ async def run_with_ops(service: Any, ops: ServiceOps) -> None:
     )
     try:
         await ops.start_server()
-        await service.start()
+        if not await _start_unless_stopped(service, stop):
+            return
         if isinstance(ops, ExecutorOps):
             ops.attach()
         ops.attach_storage()

@@ -387,3 +387,11 @@ def processes_with_env(name: str, value: str) -> list[int]:
         if wanted in environ and state != "Z":
             found.append(int(entry.name))
     return sorted(found)
+
+
+def kill_marked(name: str, value: str) -> None:
+    """Test teardown: SIGKILL every process with name=value in its environment, so a
+    failing test never leaves performers running on the machine."""
+    for pid in processes_with_env(name, value):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

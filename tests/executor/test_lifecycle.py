@@ -22,6 +22,7 @@ from tests.executor.harness import (
     ExecutorClient,
     SigningAggregator,
     config_data,
+    kill_marked,
     load,
     new_executor_process,
     processes_with_env,
@@ -85,6 +86,7 @@ async def test_sigkilled_executor_restarts_with_the_same_performers_and_no_orpha
     finally:
         await client.close()
         executor.ensure_stopped()
+        kill_marked("MARK", mark)
     assert len(before) == 2 and len(pids_before) == 2
     assert {avs for avs, _ in before.values()} == {devnet.deployment.avs, OTHER_AVS}
     assert after == before  # same ids, same AVSs, all in service: no duplicates
@@ -100,9 +102,6 @@ async def test_sigkilled_executor_restarts_with_the_same_performers_and_no_orpha
     # The task answered before the crash is answered again from the store, not re-run.
     assert again == first
     assert sum(e["task_id"] == answered.task_id for e in recorded(record)) == 1
-    assert processes_with_env("MARK", mark) == pids_before  # ensure_stopped was SIGKILL
-    for pid in pids_before:
-        os.kill(pid, signal.SIGKILL)
 
 
 async def test_dead_performers_are_restarted_from_their_stored_artifacts_after_a_crash(
@@ -138,6 +137,7 @@ async def test_dead_performers_are_restarted_from_their_stored_artifacts_after_a
     finally:
         await client.close()
         executor.ensure_stopped()
+        kill_marked("MARK", mark)
     assert after.keys() == before.keys()
     for performer_id, performer in after.items():
         assert performer.artifact_digest == before[performer_id].artifact_digest
@@ -182,6 +182,7 @@ async def test_sigterm_drains_in_flight_tasks_stops_performers_and_closes_the_st
     finally:
         await client.close()
         executor.ensure_stopped()
+        kill_marked("MARK", mark)
     assert health_during == "NOT_SERVING"
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
     assert "shutting down" in refused.details()
@@ -243,6 +244,7 @@ async def test_sigterm_during_start_up_stops_without_waiting_for_the_deploy(devn
         messages = executor.messages()
     finally:
         executor.ensure_stopped()
+        kill_marked("MARK", mark)
     assert status == 0
     assert "Stop requested during start-up" in messages and "Executor stopped" in messages
     assert processes_with_env("MARK", mark) == []

@@ -86,6 +86,7 @@ class PerformerInstance:
         self._monitor_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._app_failures = 0
+        self._probes = 0  # health checks done (wait_healthy reads the monitor's verdict)
         self._started_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -116,7 +117,10 @@ class PerformerInstance:
         """Until the first successful application check; fails fast if the resource dies."""
         deadline = asyncio.get_running_loop().time() + timeout
         while not self._healthy.is_set():
-            if self.runtime.kind != "endpoint" and not await self.runtime.is_alive():
+            # The monitor probes every STARTUP_POLL during start-up; its verdict is read
+            # here rather than probing a second time concurrently (a runtime then sees two
+            # checks race, and one may report the exit before the other has described it).
+            if self.runtime.kind != "endpoint" and self._probes and not self.resource_healthy:
                 raise DeploymentFailed(
                     f"performer {self.performer_id} stopped during startup "
                     f"({self.runtime.describe_failure()})"
@@ -209,6 +213,7 @@ class PerformerInstance:
         before = (self.resource_healthy, self.application_healthy)
         alive = await self.runtime.is_alive()
         healthy = alive and self.client is not None and await self.client.check_health()
+        self._probes += 1
         self.resource_healthy = alive
         self.application_healthy = healthy
         self.last_health_check = time.time()

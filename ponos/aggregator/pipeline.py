@@ -16,12 +16,16 @@ import random
 import time
 from collections.abc import Callable
 
+import aiohttp
+from web3.exceptions import Web3Exception
+
 from ponos import log
 from ponos.aggregator.certificate import CertificateError, build_certificate
 from ponos.aggregator.context import ContextError, ContextUnavailable, OperatorSetReader
 from ponos.aggregator.fanout import Fanout, FanoutOutcome
-from ponos.aggregator.submitter import Submitter
+from ponos.aggregator.submitter import DEADLINE_GRACE, Submitter
 from ponos.chain.errors import ChainError
+from ponos.errors import PonosError
 from ponos.storage.aggregator_store import AggregatorStore
 from ponos.storage.errors import InvalidTransition, RecordNotFound
 from ponos.storage.records import TaskRecord
@@ -36,6 +40,16 @@ _INVALIDATING = (
     "InvalidReferenceTimestamp",
     "InvalidOperatorIndex",
 )
+
+
+# Failures that retrying can fix: the node is down, slow, rate-limiting or lagging.
+_TRANSIENT = (ChainError, Web3Exception, aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PonosError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _who_answered(outcome: FanoutOutcome) -> str:
@@ -104,6 +118,9 @@ class TaskPipeline:
                 await self._process(task_id)
             except asyncio.CancelledError:
                 raise
+            except RecordNotFound:
+                # A reorg removed the task while we worked on it; the poller cancels us too.
+                logger.info("Task left storage while processing (reorg)", task_id=task_id)
             except Exception as exc:
                 logger.exception("Task processing failed", task_id=task_id)
                 await self._finish(
@@ -133,7 +150,7 @@ class TaskPipeline:
         if task is None or task.status in TERMINAL:
             return
         deadline = float(task.deadline)
-        if time.time() >= deadline:
+        if time.time() >= deadline and task.certificate is None:
             await self._finish(task_id, TaskStatus.EXPIRED, "the deadline passed before processing")
             return
         if task.status == TaskStatus.PENDING:
@@ -171,19 +188,29 @@ class TaskPipeline:
     async def _submit(self, submitter: Submitter, task: TaskRecord, deadline: float):
         attempt = 0
         while True:
+            current = self.store.get_task(task.task_id)
+            if current is None:
+                raise RecordNotFound("task", task.task_id)
             try:
-                return await submitter.submit(task.task_id, task.certificate, task.result, deadline)
-            except ChainError as exc:
+                return await submitter.submit(
+                    task.task_id, task.certificate, task.result, deadline, known_tx=current.tx_hash
+                )
+            except _TRANSIENT as exc:
                 attempt += 1
                 delay = min(10.0, 0.5 * 2 ** min(attempt, 5)) * random.uniform(0.8, 1.2)
-                if time.time() + delay > deadline + 30:
+                if time.time() + delay > deadline + DEADLINE_GRACE:
                     await self._finish(
                         task.task_id,
                         TaskStatus.EXPIRED,
-                        f"could not submit before the deadline: {exc}",
+                        f"could not submit before the deadline: {_describe(exc)}",
                     )
                     return None
-                logger.warning("Submission error, retrying", task_id=task.task_id, error=str(exc))
+                logger.warning(
+                    "Submission error, retrying",
+                    task_id=task.task_id,
+                    error=_describe(exc),
+                    retry_in_s=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
 
     async def _certify(self, task: TaskRecord, deadline: float) -> TaskRecord | None:

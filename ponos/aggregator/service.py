@@ -16,8 +16,6 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from web3 import AsyncHTTPProvider, AsyncWeb3
-
 from ponos import log
 from ponos.aggregator.context import OperatorSetReader
 from ponos.aggregator.executor_client import ExecutorClients
@@ -84,15 +82,14 @@ class AggregatorService:
         logger.info("Storage opened", type=config.storage.type, dir=config.storage.rocksdb.dir)
         submitters: dict[int, Submitter] = {}
         for chain in config.chains:
-            self.rpcs[chain.chain_id] = JsonRpcClient(
+            rpc = JsonRpcClient(
                 chain.rpc_url,
                 timeout=chain.rpc_timeout,
                 retry=RetryPolicy(),
                 on_call=self._rpc_hook(chain.chain_id),
             )
-            w3 = AsyncWeb3(
-                AsyncHTTPProvider(chain.rpc_url, request_kwargs={"timeout": chain.rpc_timeout})
-            )
+            self.rpcs[chain.chain_id] = rpc
+            w3 = rpc.web3()  # contract reads and submissions share the poller's RPC layer
             reader = EigenLayerReader(w3, ContractAddresses.from_config(config, chain.chain_id))
             self.readers[chain.chain_id] = reader
             mailbox = config.contract_address("TaskMailbox", chain.chain_id)
@@ -170,9 +167,11 @@ class AggregatorService:
             logger.info("Loaded last processed block from storage", chain_id=chain_id, block=cursor)
         open_tasks = self.store.list_tasks({TaskStatus.PENDING, TaskStatus.PROCESSING})
         now = time.time()
-        resumed = [t for t in open_tasks if t.deadline > now]
+        # A task with a certificate may have landed before the crash: the pipeline asks the
+        # chain (VERIFIED -> completed, EXPIRED -> expired) instead of guessing.
+        resumed = [t for t in open_tasks if t.deadline > now or t.certificate is not None]
         for task in open_tasks:
-            if task.deadline <= now:
+            if task.deadline <= now and task.certificate is None:
                 await self.store.transition(
                     task.task_id,
                     TaskStatus.EXPIRED,
@@ -199,9 +198,6 @@ class AggregatorService:
         await self.clients.close()
         for rpc in self.rpcs.values():
             await rpc.close()
-        for reader in self.readers.values():
-            with contextlib.suppress(Exception):
-                await reader.w3.provider.disconnect()
         if self.engine is not None:
             await self.engine.stop_background()
             await self.engine.close()

@@ -1,13 +1,17 @@
 """Submitting certificates with `submitResult`, exactly once per task.
 
 Idempotence comes from the chain: before every (re)send the task's on-chain status is read,
-and a task already VERIFIED is done (whoever verified it); EXPIRED or unknown tasks end here.
-Transactions are EIP-1559, signed with the operator's transaction key; nonces are assigned
-locally under a lock (concurrent submissions do not collide) and resynchronised from the
-node when it says a nonce is used. A transaction without a receipt after `feeBumpAfter` is
-replaced with the same nonce and fees raised by 25% (above the 10% replacement minimum), up
-to `maxFeeBumps` times; one that must be abandoned (task expired, verified by another
-transaction) is replaced by a zero-value self-transfer so later nonces are not stuck.
+and a task already VERIFIED is done (whoever verified it); an EXPIRED task ends here, and one
+the node does not know (yet) is looked at again until the deadline (a reorg that removed it is
+the poller's business). The transaction hash is recorded BEFORE the transaction is sent
+(`record_tx`), so an aggregator killed right after sending finds it on restart and waits for
+it (`known_tx`) instead of sending a second one. Transactions are EIP-1559, signed with the
+operator's transaction key; nonces are assigned locally under a lock (concurrent submissions
+do not collide) and resynchronised from the node whenever a nonce may have been lost. A
+transaction without a receipt after `feeBumpAfter` is replaced with the same nonce and fees
+raised by 25% (above the 10% replacement minimum), up to `maxFeeBumps` times; one that must be
+abandoned (task expired) is replaced by a zero-value self-transfer so later nonces are not
+stuck. Gas is estimated against the pending block: the state our transaction will meet.
 Known revert reasons are decoded from EigenLayer's custom errors.
 """
 
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_utils import keccak
+from hexbytes import HexBytes
 from web3 import AsyncWeb3, Web3
 from web3.exceptions import (
     ContractCustomError,
@@ -58,6 +63,10 @@ _ERRORS = (
 ERROR_NAMES = {"0x" + keccak(text=sig)[:4].hex(): sig.split("(")[0] for sig in _ERRORS}
 RECEIPT_POLL = 0.25
 BUMP_PERCENT = 125
+DEADLINE_GRACE = 30.0  # seconds past the deadline before we stop trying (clock skew)
+UNKNOWN_TASK_POLL = 1.0
+DROPPED_CHECK_EVERY = 5.0  # seconds between "does the node still know our tx?" checks
+FEE_CACHE_SECONDS = 1.0
 
 
 def revert_name(exc: BaseException) -> str:
@@ -96,6 +105,18 @@ class NonceManager:
         self._next = None
 
 
+@dataclass
+class _Pending:
+    """A transaction of ours waiting for a receipt, and its replacements."""
+
+    task_id: str
+    nonce: int
+    data: bytes
+    gas: int
+    hashes: list[str]
+    bumps: int = 0
+
+
 class Submitter:
     """One per chain: the TaskMailbox there, the tx key, its nonces."""
 
@@ -118,14 +139,36 @@ class Submitter:
         self.record_tx = record_tx
         self.nonces = NonceManager(w3, self.account.address)
         self._contract = w3.eth.contract(address=self.mailbox, abi=abis.ABIS_BY_USE["TaskMailbox"])
+        self._fee_cache: tuple[float, int, int] | None = None
 
     async def status(self, task_id: str) -> TaskStatus:
         return await self.reader.task_status(task_id)
 
     async def submit(
-        self, task_id: str, certificate: bytes, result: bytes, deadline: float
+        self,
+        task_id: str,
+        certificate: bytes,
+        result: bytes,
+        deadline: float,
+        known_tx: str | None = None,
     ) -> SubmitOutcome:
+        """Land the certificate (or learn that the task is settled). Transient RPC failures
+        propagate (ChainError / Web3Exception); the caller retries with `known_tx` set to
+        the task's recorded transaction."""
+        if known_tx:
+            adopted = await self._adopt(task_id, known_tx, deadline)
+            if adopted is not None:
+                return adopted
+        data = bytes(
+            HexBytes(
+                self._contract.encode_abi(
+                    "submitResult", args=[bytes.fromhex(task_id[2:]), certificate, result]
+                )
+            )
+        )
         while True:
+            if time.time() > deadline + DEADLINE_GRACE:
+                return SubmitOutcome("expired", "the deadline passed before the result landed")
             status = await self.status(task_id)
             if status == TaskStatus.VERIFIED:
                 return SubmitOutcome("verified", "already verified on chain")
@@ -134,13 +177,13 @@ class Submitter:
                     "expired", "the task expired on chain before its certificate landed"
                 )
             if status == TaskStatus.NONE:
-                return SubmitOutcome("failed", "the task is unknown on chain (reorged away?)")
-            data = self._contract.encode_abi(
-                "submitResult", args=[bytes.fromhex(task_id[2:]), certificate, result]
-            )
+                # Not (yet) on this node's chain: it lags, or a reorg removed the task (then
+                # the poller cancels us). Look again rather than fail a task that may exist.
+                await asyncio.sleep(UNKNOWN_TASK_POLL)
+                continue
             try:
                 gas = await self.w3.eth.estimate_gas(
-                    {"from": self.account.address, "to": self.mailbox, "data": data}
+                    {"from": self.account.address, "to": self.mailbox, "data": data}, "pending"
                 )
             except (ContractCustomError, ContractLogicError) as exc:
                 reason = revert_name(exc)
@@ -148,31 +191,44 @@ class Submitter:
                     await asyncio.sleep(0.5)
                     continue
                 if reason == "InvalidTaskStatus":
-                    continue  # someone else verified it, or it expired: re-read the status
+                    # A pending transaction (ours or not) settles it: wait, then re-read.
+                    await asyncio.sleep(RECEIPT_POLL)
+                    continue
                 return SubmitOutcome("failed", f"submitResult would revert: {reason}")
-            outcome = await self._send_until_mined(task_id, data, int(gas * 1.2) + 10_000, deadline)
+            pending = await self._send_new(task_id, data, int(gas * 1.2) + 10_000)
+            if pending is None:
+                continue
+            outcome = await self._wait_mined(pending, deadline)
             if outcome is not None:
                 return outcome
 
-    async def _fees(self, bump: int) -> tuple[int, int]:
-        latest = await self.w3.eth.get_block("latest")
-        base = int(latest.get("baseFeePerGas", 0) or 0)
+    async def _adopt(self, task_id: str, tx_hash: str, deadline: float) -> SubmitOutcome | None:
+        """Wait for a transaction recorded before a restart, if the node knows it."""
         try:
-            tip = int(await self.w3.eth.max_priority_fee)
-        except (Web3Exception, ValueError):
-            tip = 1_000_000_000
-        tip = max(tip, 1)
+            tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        logger.info("Waiting for a transaction sent before a restart", task_id=task_id, tx=tx_hash)
+        pending = _Pending(task_id, int(tx["nonce"]), bytes(tx["input"]), int(tx["gas"]), [tx_hash])
+        return await self._wait_mined(pending, deadline)
+
+    async def _fees(self, bump: int) -> tuple[int, int]:
+        now = time.monotonic()
+        if self._fee_cache is None or now - self._fee_cache[0] > FEE_CACHE_SECONDS:
+            latest = await self.w3.eth.get_block("latest")
+            base = int(latest.get("baseFeePerGas", 0) or 0)
+            try:
+                tip = int(await self.w3.eth.max_priority_fee)
+            except (Web3Exception, ValueError):
+                tip = 1_000_000_000
+            self._fee_cache = (now, base, max(tip, 1))
+        _at, base, tip = self._fee_cache
         factor = (BUMP_PERCENT / 100) ** bump
         return int((2 * base + tip) * factor) + bump, int(tip * factor) + bump
 
-    async def _send(
-        self,
-        nonce: int,
-        data: str | bytes,
-        gas: int,
-        bump: int,
-        to: str | None = None,
-    ) -> str:
+    async def _sign(
+        self, nonce: int, data: bytes, gas: int, bump: int, to: str | None = None
+    ) -> tuple[str, bytes]:
         max_fee, tip = await self._fees(bump)
         tx = {
             "type": 2,
@@ -186,31 +242,53 @@ class Submitter:
             "maxPriorityFeePerGas": tip,
         }
         signed = self.account.sign_transaction(tx)
-        tx_hash = "0x" + bytes(signed.hash).hex()
-        await self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        return tx_hash
+        return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
 
-    async def _send_until_mined(
-        self, task_id: str, data, gas: int, deadline: float
-    ) -> SubmitOutcome | None:
+    async def _known(self, tx_hash: str) -> bool:
+        try:
+            await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        return True
+
+    async def _broadcast(self, task_id: str, tx_hash: str, raw: bytes) -> None:
+        """Record the hash first (a crash after sending must find it), then send."""
+        if self.record_tx is not None:
+            await self.record_tx(task_id, tx_hash)
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        except (Web3Exception, ValueError):
+            if await self._known(tx_hash):
+                return  # the node has it (an earlier attempt reached it): "already known"
+            raise
+
+    async def _send_new(self, task_id: str, data: bytes, gas: int) -> _Pending | None:
         async with self.nonces.lock:
             nonce = await self.nonces.take()
             try:
-                tx_hash = await self._send(nonce, data, gas, 0)
+                tx_hash, raw = await self._sign(nonce, data, gas, 0)
+                await self._broadcast(task_id, tx_hash, raw)
             except (Web3Exception, ValueError) as exc:
                 self.nonces.resync()
                 logger.warning(
                     "Sending submitResult failed; retrying", task_id=task_id, error=str(exc)
                 )
+                await asyncio.sleep(RECEIPT_POLL)
                 return None
-        if self.record_tx is not None:
-            await self.record_tx(task_id, tx_hash)
+            except BaseException:
+                self.nonces.resync()  # cancelled or RPC down mid-send: the nonce may be free
+                raise
         logger.info("Submitted task result", task_id=task_id, tx_hash=tx_hash, nonce=nonce)
-        bumps = 0
-        hashes = [tx_hash]
+        return _Pending(task_id, nonce, data, gas, [tx_hash])
+
+    async def _wait_mined(self, pending: _Pending, deadline: float) -> SubmitOutcome | None:
+        """The outcome once one of our transactions is mined; None to send afresh (the
+        transaction was dropped, or it reverted for a reason worth another try)."""
+        task_id = pending.task_id
         sent_at = time.monotonic()
+        checked_at = sent_at
         while True:
-            receipt = await self._receipt(hashes)
+            receipt = await self._receipt(pending.hashes)
             if receipt is not None:
                 mined_hash = "0x" + bytes(receipt["transactionHash"]).hex()
                 if receipt["status"] == 1:
@@ -221,37 +299,52 @@ class Submitter:
                 if status == TaskStatus.VERIFIED:
                     return SubmitOutcome("verified", "already verified on chain", mined_hash)
                 reason = await self._revert_reason(receipt)
-                if reason == "TimestampAtCreation":
+                if reason in ("TimestampAtCreation", "InvalidTaskStatus"):
                     return None
                 return SubmitOutcome("failed", f"submitResult reverted: {reason}", mined_hash)
-            if time.time() > deadline + 30:
-                await self._cancel(nonce, bumps + 1)
+            if time.time() > deadline + DEADLINE_GRACE:
+                await self._cancel(pending.nonce, pending.bumps + 1)
                 return SubmitOutcome(
                     "expired", "no receipt before the task deadline; transaction replaced"
                 )
+            now = time.monotonic()
+            if now - checked_at > DROPPED_CHECK_EVERY:
+                checked_at = now
+                if not any([await self._known(h) for h in pending.hashes]):
+                    logger.warning(
+                        "Our submitResult transaction was dropped; sending again",
+                        task_id=task_id,
+                        nonce=pending.nonce,
+                    )
+                    self.nonces.resync()
+                    return None
             if (
-                time.monotonic() - sent_at > self.config.fee_bump_after
-                and bumps < self.config.max_fee_bumps
+                now - sent_at > self.config.fee_bump_after
+                and pending.bumps < self.config.max_fee_bumps
             ):
-                bumps += 1
+                pending.bumps += 1
+                sent_at = now
                 try:
                     async with self.nonces.lock:
-                        hashes.append(await self._send(nonce, data, gas, bumps))
+                        tx_hash, raw = await self._sign(
+                            pending.nonce, pending.data, pending.gas, pending.bumps
+                        )
+                        pending.hashes.append(tx_hash)
+                        await self._broadcast(task_id, tx_hash, raw)
                     logger.info(
                         "Raised fees of a stuck submitResult",
                         task_id=task_id,
-                        tx_hash=hashes[-1],
-                        bumps=bumps,
+                        tx_hash=tx_hash,
+                        bumps=pending.bumps,
                     )
                 except (Web3Exception, ValueError) as exc:
                     logger.info("Fee bump not accepted", task_id=task_id, error=str(exc))
-                sent_at = time.monotonic()
             await asyncio.sleep(RECEIPT_POLL)
 
     async def _receipt(self, hashes: list[str]):
         for tx_hash in reversed(hashes):
             try:
-                return await self.w3.eth.get_transaction_receipt(tx_hash)
+                return await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             except TransactionNotFound:
                 continue
         return None
@@ -273,6 +366,10 @@ class Submitter:
         """Free a nonce whose transaction we abandon, so later ones are not stuck behind it."""
         try:
             async with self.nonces.lock:
-                await self._send(nonce, b"", 21_000, bump + 1, to=self.account.address)
+                tx_hash, raw = await self._sign(
+                    nonce, b"", 21_000, bump + 1, to=self.account.address
+                )
+                await self.w3.eth.send_raw_transaction(raw)
+            logger.info("Replaced an abandoned transaction", nonce=nonce, tx_hash=tx_hash)
         except (Web3Exception, ValueError) as exc:
             logger.info("Nonce already used; no cancel needed", nonce=nonce, error=str(exc))

@@ -8,7 +8,13 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from ponos.chain.errors import ChainError
+
 V = TypeVar("V")
+
+
+class CacheFetchCancelled(ChainError):
+    """The shared fetch a caller was waiting on was cancelled with its owner; retry."""
 
 
 class TTLCache(Generic[V]):
@@ -33,6 +39,12 @@ class TTLCache(Generic[V]):
         self._inflight[key] = future
         try:
             value = await fetch()
+        except asyncio.CancelledError:
+            # Only the caller that ran the fetch was cancelled: waiters get an error they
+            # can retry, not a cancellation that looks like their own.
+            future.set_exception(CacheFetchCancelled(f"fetch of {key!r} was cancelled"))
+            future.exception()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it themselves

@@ -7,8 +7,8 @@ One poller per configured chain. Each round:
    without the head moving); if not, walk back over stored hashes to the common ancestor
    (reorg.py), roll storage back (cursor, blocks, orphaned tasks) and rescan;
 3. fetch eth_getLogs for [cursor+1, end] filtered on the TaskMailbox address and the
-   TaskCreated topic; the range adapts: halved on "range too large", doubled back on success,
-   capped by `maxBlockRange`;
+   TaskCreated topic; the range adapts (ranges.py): it shrinks on "range too large", settles
+   under the provider's limit and grows back on success, capped by `maxBlockRange`;
 4. fetch the headers of the range's blocks inside the reorg window in one batch (else only the
    last block's, which proves the node has the range), check that they link to the stored tip
    and that every log's block hash is canonical;
@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ponos import log
+from ponos.aggregator.ranges import BlockRange
 from ponos.aggregator.reorg import (
     Header,
     ReorgTooDeep,
@@ -47,6 +48,8 @@ from ponos.storage.aggregator_store import AggregatorStore
 from ponos.storage.records import BlockRecord, TaskRecord
 
 logger = log.get_logger(__name__)
+
+MAX_BACKOFF = 15.0  # seconds between rounds while the node keeps failing
 
 TasksCallback = Callable[[list[TaskRecord]], Awaitable[None]]
 
@@ -105,6 +108,7 @@ class ChainPoller:
         on_tasks: TasksCallback,
         on_orphaned: TasksCallback,
         keep_blocks: int = 256,
+        range_probe_after: int = 32,
     ) -> None:
         self.chain = chain
         self.rpc = rpc
@@ -114,8 +118,9 @@ class ChainPoller:
         self.on_tasks = on_tasks
         self.on_orphaned = on_orphaned
         self.keep_blocks = max(keep_blocks, chain.max_reorg_depth + 1)
-        self.range_size = chain.max_block_range
-        self.status = PollerStatus(chain.chain_id, range_size=self.range_size)
+        self.ranges = BlockRange(chain.max_block_range, probe_after=range_probe_after)
+        self.status = PollerStatus(chain.chain_id, range_size=self.ranges.size)
+        self._announced_start = False
 
     @property
     def chain_id(self) -> int:
@@ -141,7 +146,8 @@ class ChainPoller:
             except Exception as exc:
                 failures += 1
                 self.status.consecutive_errors = failures
-                delay = min(30.0, 0.5 * 2 ** min(failures - 1, 6)) * random.uniform(0.75, 1.25)
+                delay = min(MAX_BACKOFF, 0.5 * 2 ** (min(failures, 8) - 1))
+                delay *= random.uniform(0.75, 1.25)
                 if isinstance(exc, PonosError):
                     logger.warning(
                         "Chain poller error, retrying",
@@ -180,9 +186,11 @@ class ChainPoller:
         if cursor is None:
             start = self.chain.start_block if self.chain.start_block is not None else max(target, 0)
             cursor = start - 1
-            logger.info(
-                "No stored cursor: starting chain polling", chain_id=self.chain_id, block=start
-            )
+            if not self._announced_start:
+                self._announced_start = True
+                logger.info(
+                    "No stored cursor: starting chain polling", chain_id=self.chain_id, block=start
+                )
         self.status.cursor = cursor
         # Blocks deeper than the reorg window are final for us: no tip check while backfilling.
         if cursor >= head - self.chain.max_reorg_depth:
@@ -192,7 +200,7 @@ class ChainPoller:
         if cursor >= target:
             return Step.IDLE
         start = cursor + 1
-        end = min(start + self.range_size - 1, target)
+        end = min(start + self.ranges.size - 1, target)
         step = await self._process_range(start, end, head, cursor)
         if step is Step.MORE and end >= target:
             return Step.IDLE
@@ -209,10 +217,14 @@ class ChainPoller:
             # The node is behind our cursor: either it lags (the block it has at `head` is
             # the one we stored) or the chain got shorter in a reorg.
             stored_head = self.store.get_block(self.chain_id, head)
-            canonical_head = await self.rpc.header(head)
-            if stored_head is None or canonical_head is None:
+            canonical_head = await self.rpc.header(head) if stored_head is not None else None
+            if stored_head is not None and canonical_head is None:
                 return Step.RETRY
-            if canonical_head.hash == stored_head.hash:
+            if (
+                canonical_head is not None
+                and stored_head is not None
+                and (canonical_head.hash == stored_head.hash)
+            ):
                 logger.info(
                     "Node is behind our last processed block; waiting",
                     chain_id=self.chain_id,
@@ -278,15 +290,15 @@ class ChainPoller:
             logs = await self.rpc.logs(self.mailbox, [TASK_CREATED_TOPIC], start, end)
         except RangeTooLarge:
             span = end - start + 1
-            if span <= 1:
+            size = self.ranges.refused(span)
+            if size == 0:
                 raise  # one block is too much for this node: back off and say so
-            self.range_size = max(1, span // 2)
-            self.status.range_size = self.range_size
+            self.status.range_size = size
             logger.info(
                 "Node refused the block range; shrinking it",
                 chain_id=self.chain_id,
                 range=span,
-                new_range=self.range_size,
+                new_range=size,
             )
             return Step.MORE
         # Headers of every block in the reorg window (their hashes are stored for reorg
@@ -294,7 +306,7 @@ class ChainPoller:
         # (some nodes answer eth_getLogs with [] for blocks they do not have yet).
         window_start = max(start, head - self.chain.max_reorg_depth)
         heights = list(range(window_start, end + 1)) or [end]
-        headers = await self.rpc.headers(heights)
+        headers = await self.rpc.headers(heights, ask_again=True)
         if any(h is None for h in headers.values()):
             logger.warning(
                 "Node returned no header for a block it reported; retrying",
@@ -351,9 +363,7 @@ class ChainPoller:
             self.chain_id, cursor=end, blocks=blocks, tasks=tasks, keep_blocks=self.keep_blocks
         )
         self.status.cursor = end
-        if self.range_size < self.chain.max_block_range:
-            self.range_size = min(self.chain.max_block_range, self.range_size * 2)
-            self.status.range_size = self.range_size
+        self.status.range_size = self.ranges.accepted(end - start + 1)
         logger.info(
             "Processing block",
             chain_id=self.chain_id,

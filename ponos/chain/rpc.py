@@ -142,6 +142,7 @@ def _transport_error(method: str, exc: BaseException) -> RpcUnavailable:
 
 
 _TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, ValueError)
+_MISSING = object()
 
 
 def _quantity(value: int | str) -> str:
@@ -301,64 +302,82 @@ class RpcProvider(AsyncJSONBaseProvider):
     async def raw_batch(
         self, calls: Sequence[tuple[str, Sequence[Any]]], raw: bool = False
     ) -> list[Any]:
-        """Several calls in one HTTP request, retried as a whole on transient failure.
-        Returns the results in call order (or the reply dicts with `raw`)."""
+        """Several calls in one HTTP request. Transient failures are retried with backoff,
+        asking again only for the calls that failed. Returns the results in call order (or
+        the reply dicts with `raw`)."""
         if not calls:
             return []
+        results: list[Any] = [_MISSING] * len(calls)
+        todo = list(range(len(calls)))
         attempt = 0
         while True:
             try:
-                return await self._batch_once(calls, raw)
-            except RpcUnavailable:
-                attempt += 1
-                if attempt >= self.retry.attempts:
-                    raise
-                await asyncio.sleep(self.retry.delay(attempt - 1))
+                failure = await self._batch_once(calls, todo, results, raw)
+            except RpcUnavailable as exc:
+                failure = exc
+            todo = [i for i in todo if results[i] is _MISSING]
+            if failure is None or not todo:
+                return results
+            if not isinstance(failure, RpcUnavailable):
+                raise failure
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                raise failure
+            await asyncio.sleep(self.retry.delay(attempt - 1))
 
-    async def _batch_once(self, calls: Sequence[tuple[str, Sequence[Any]]], raw: bool) -> list:
+    async def _batch_once(
+        self,
+        calls: Sequence[tuple[str, Sequence[Any]]],
+        todo: list[int],
+        results: list[Any],
+        raw: bool,
+    ) -> RpcError | None:
+        """Ask for the calls in `todo`; fills `results`; returns the first error (transient
+        ones first) or None."""
         started = time.monotonic()
         body = self.encode_batch_request_dicts(
             [
-                {"jsonrpc": "2.0", "method": method, "params": list(params), "id": i}  # type: ignore[misc]
-                for i, (method, params) in enumerate(calls)
+                {"jsonrpc": "2.0", "method": calls[i][0], "params": list(calls[i][1]), "id": i}  # type: ignore[misc]
+                for i in todo
             ]
         )
-        first = calls[0][0]
+        first = calls[todo[0]][0]
         try:
             replies = await self._post(body)
         except _TRANSPORT_ERRORS as exc:
-            for method, _ in calls:
-                self._record(method, started, False)
+            for i in todo:
+                self._record(calls[i][0], started, False)
             raise _transport_error(first, exc) from None
         if isinstance(replies, dict):  # the whole batch was refused
-            for method, _ in calls:
-                self._record(method, started, False)
+            for i in todo:
+                self._record(calls[i][0], started, False)
             raise classify(first, replies.get("error") or {"message": "batch refused"})
         if not isinstance(replies, list):
             raise RpcBadResponse(first, "the batch reply is not a list")
         by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
-        out: list[Any] = []
-        failure: RpcError | None = None
-        for i, (method, _) in enumerate(calls):
+        transient: RpcError | None = None
+        permanent: RpcError | None = None
+        for i in todo:
+            method = calls[i][0]
             reply = by_id.get(i)
             if reply is None:
                 self._record(method, started, False)
-                failure = failure or RpcBadResponse(method, "the batch reply misses this call")
+                transient = transient or RpcBadResponse(method, "the batch reply misses a call")
                 continue
             error = reply.get("error")
             if error:
                 self._record(method, started, False)
                 classified = classify(method, error if isinstance(error, dict) else {})
-                if raw and not isinstance(classified, RpcUnavailable):
-                    out.append(reply)
-                    continue
-                failure = failure or classified
+                if isinstance(classified, RpcUnavailable):
+                    transient = transient or classified
+                elif raw:
+                    results[i] = reply
+                else:
+                    permanent = permanent or classified
                 continue
             self._record(method, started, True)
-            out.append(reply if raw else reply.get("result"))
-        if failure is not None:
-            raise failure
-        return out
+            results[i] = reply if raw else reply.get("result")
+        return permanent or transient
 
     async def is_connected(self, show_traceback: bool = False) -> bool:
         try:
@@ -436,15 +455,30 @@ class JsonRpcClient:
         """The block header, or None when the node does not have it (yet)."""
         return parse_header(await self.request("eth_getBlockByNumber", [_quantity(number), False]))
 
-    async def headers(self, numbers: Sequence[int]) -> dict[int, Header | None]:
-        raws = await self.batch([("eth_getBlockByNumber", [_quantity(n), False]) for n in numbers])
-        headers = {n: parse_header(raw) for n, raw in zip(numbers, raws, strict=True)}
-        for n, header in headers.items():
-            if header is not None and header.number != n:
-                raise RpcBadResponse(
-                    "eth_getBlockByNumber", f"asked for block {n}, got block {header.number}"
-                )
-        return headers
+    async def headers(
+        self, numbers: Sequence[int], ask_again: bool = False
+    ) -> dict[int, Header | None]:
+        """Headers by number in one batch (None for blocks the node does not have). With
+        `ask_again`, blocks answered with `null` are asked for again a few times: for blocks
+        at or below the node's head that is a hiccup (a load-balanced node behind), not an
+        answer."""
+        headers: dict[int, Header | None] = {}
+        todo = list(numbers)
+        attempt = 0
+        while True:
+            raws = await self.batch([("eth_getBlockByNumber", [_quantity(n), False]) for n in todo])
+            for n, raw in zip(todo, raws, strict=True):
+                header = parse_header(raw)
+                if header is not None and header.number != n:
+                    raise RpcBadResponse(
+                        "eth_getBlockByNumber", f"asked for block {n}, got block {header.number}"
+                    )
+                headers[n] = header
+            todo = [n for n in todo if headers[n] is None]
+            attempt += 1
+            if not ask_again or not todo or attempt >= self.retry.attempts:
+                return {n: headers[n] for n in numbers}
+            await asyncio.sleep(self.retry.delay(attempt - 1))
 
     async def logs(
         self, address: str, topics: Sequence[str | None], start: int, end: int

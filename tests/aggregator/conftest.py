@@ -7,6 +7,7 @@ tests share the chain and the executors but not their tasks.
 from __future__ import annotations
 
 import pytest
+import structlog
 
 from tests.support.cluster import DevnetCluster, devnet_cluster
 
@@ -38,3 +39,14 @@ def bn254(bn254_cluster: DevnetCluster) -> DevnetCluster:
     bn254_cluster.ensure_running()
     bn254_cluster.set_interval_mining(0)
     return bn254_cluster
+
+
+@pytest.fixture
+def logs() -> list[dict]:
+    """Every structured log event of the test, as dicts ("event" is the message)."""
+    with structlog.testing.capture_logs() as captured:
+        yield captured
+
+
+def events(logs: list[dict], message: str) -> list[dict]:
+    return [e for e in logs if str(e.get("event", "")).startswith(message)]

@@ -25,6 +25,7 @@ from ponos.aggregator.context import ContextError, ContextUnavailable, OperatorS
 from ponos.aggregator.fanout import Fanout, FanoutOutcome
 from ponos.aggregator.submitter import DEADLINE_GRACE, Submitter
 from ponos.chain.errors import ChainError
+from ponos.chain.types import TaskStatus as ChainStatus
 from ponos.errors import PonosError
 from ponos.storage.aggregator_store import AggregatorStore
 from ponos.storage.errors import InvalidTransition, RecordNotFound
@@ -41,6 +42,8 @@ _INVALIDATING = (
     "InvalidOperatorIndex",
 )
 
+
+RECHECK_SLACK = 60.0  # seconds: clock skew between our clock and block timestamps
 
 # Failures that retrying can fix: the node is down, slow, rate-limiting or lagging.
 _TRANSIENT = (ChainError, Web3Exception, aiohttp.ClientError, OSError, TimeoutError)
@@ -99,6 +102,78 @@ class TaskPipeline:
             if runner is not None:
                 runner.cancel()
                 logger.info("Cancelled task from an orphaned block", task_id=task.task_id)
+
+    async def recheck_completed(self, chain_id: int, since: float) -> None:
+        """A reorg can orphan the block whose transaction verified a task while leaving the
+        task itself in place: on chain it is CREATED again, in storage it is completed.
+        Completed tasks of `chain_id` settled since `since` (unix time) have their on-chain
+        status read again, and those no longer VERIFIED get their stored certificate
+        submitted again. Runs after every reorg and at start-up (a crash may have
+        interrupted a previous re-submission)."""
+        submitter = self.submitters.get(chain_id)
+        if submitter is None:
+            return
+        submitter.nonces.resync()  # our transactions in orphaned blocks freed their nonces
+        candidates = [
+            t
+            for t in self.store.list_tasks(TaskStatus.COMPLETED)
+            if t.chain_id == chain_id
+            and t.updated_at >= since - RECHECK_SLACK
+            and t.certificate is not None
+            and t.task_id not in self._running
+        ]
+        for task in candidates:
+            runner = asyncio.create_task(
+                self._resubmit(submitter, task), name=f"recheck:{task.task_id[:10]}"
+            )
+            self._running[task.task_id] = runner
+            runner.add_done_callback(lambda _t, tid=task.task_id: self._running.pop(tid, None))
+
+    async def _resubmit(self, submitter: Submitter, task: TaskRecord) -> None:
+        async with self._slots:
+            try:
+                status = await self._chain_status(submitter, task)
+                if status != ChainStatus.CREATED:
+                    return  # still verified, expired, or gone (the poller's business)
+                logger.warning(
+                    "A reorg orphaned the verification of a completed task; submitting again",
+                    task_id=task.task_id,
+                    previous_tx=task.tx_hash,
+                )
+                outcome = await self._submit(submitter, task, float(task.deadline))
+                if outcome is not None:
+                    await self.store.update_task(
+                        task.task_id,
+                        reason=f"{outcome.reason} (again, after a reorg)",
+                        tx_hash=outcome.tx_hash or task.tx_hash,
+                    )
+                    logger.info(
+                        "Re-submission after a reorg settled",
+                        task_id=task.task_id,
+                        outcome=outcome.status,
+                    )
+            except asyncio.CancelledError:
+                raise
+            except RecordNotFound:
+                return
+            except Exception:
+                logger.exception("Re-checking a completed task failed", task_id=task.task_id)
+
+    async def _chain_status(self, submitter: Submitter, task: TaskRecord) -> ChainStatus:
+        attempt = 0
+        while True:
+            try:
+                return await submitter.status(task.task_id)
+            except _TRANSIENT as exc:
+                attempt += 1
+                if time.time() > task.deadline + DEADLINE_GRACE:
+                    raise
+                logger.warning(
+                    "Cannot read a task's status yet, retrying",
+                    task_id=task.task_id,
+                    error=_describe(exc),
+                )
+                await asyncio.sleep(min(10.0, 0.5 * 2 ** min(attempt, 5)))
 
     async def stop(self, grace: float) -> None:
         """Let running tasks finish within `grace`, then cancel the rest (they stay stored and

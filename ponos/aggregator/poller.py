@@ -52,6 +52,7 @@ logger = log.get_logger(__name__)
 MAX_BACKOFF = 15.0  # seconds between rounds while the node keeps failing
 
 TasksCallback = Callable[[list[TaskRecord]], Awaitable[None]]
+ReorgCallback = Callable[[int, float], Awaitable[None]]  # (chain id, ancestor's timestamp)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class ChainPoller:
         on_orphaned: TasksCallback,
         keep_blocks: int = 256,
         range_probe_after: int = 32,
+        on_reorg: ReorgCallback | None = None,
     ) -> None:
         self.chain = chain
         self.rpc = rpc
@@ -117,6 +119,7 @@ class ChainPoller:
         self.avs_addresses = {a.lower() for a in avs_addresses}
         self.on_tasks = on_tasks
         self.on_orphaned = on_orphaned
+        self.on_reorg = on_reorg
         self.keep_blocks = max(keep_blocks, chain.max_reorg_depth + 1)
         self.ranges = BlockRange(chain.max_block_range, probe_after=range_probe_after)
         self.status = PollerStatus(chain.chain_id, range_size=self.ranges.size)
@@ -270,6 +273,7 @@ class ChainPoller:
             if reorg is None:
                 return
             ancestor = reorg.ancestor
+        ancestor_block = self.store.get_block(self.chain_id, ancestor)
         removed = await self.store.rollback_to(self.chain_id, ancestor)
         self.status.reorgs += 1
         self.status.cursor = ancestor
@@ -283,6 +287,11 @@ class ChainPoller:
         )
         if removed:
             await self.on_orphaned(removed)
+        if self.on_reorg is not None:
+            # Transactions in the orphaned blocks (ours verifying older tasks) are gone too.
+            await self.on_reorg(
+                self.chain_id, float(ancestor_block.timestamp if ancestor_block else 0)
+            )
 
     async def _process_range(self, start: int, end: int, head: int, cursor: int) -> Step:
         started = time.monotonic()

@@ -136,6 +136,7 @@ class AggregatorService:
                 avs,
                 self.pipeline.enqueue,
                 self.pipeline.cancel,
+                on_reorg=self.pipeline.recheck_completed,
             )
             self.pollers[chain.chain_id] = poller
             self._poll_tasks.append(
@@ -178,6 +179,15 @@ class AggregatorService:
                     reason="the deadline passed while the aggregator was down",
                 )
         await self.pipeline.enqueue(resumed)
+        for chain in self.config.chains:
+            # Tasks completed near the head before we stopped: a reorg while we were down may
+            # have orphaned their verification.
+            cursor = self.store.get_cursor(chain.chain_id)
+            if cursor is None:
+                continue
+            oldest = self.store.list_blocks(chain.chain_id, cursor - chain.max_reorg_depth, cursor)
+            since = float(oldest[0].timestamp) if oldest else time.time()
+            await self.pipeline.recheck_completed(chain.chain_id, since)
         logger.info(
             f"Recovered {len(resumed)} pending tasks from storage",
             count=len(resumed),

@@ -318,6 +318,19 @@ class Submitter:
                     )
                     self.nonces.resync()
                     return None
+                queued = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+                if queued < pending.nonce:
+                    # A nonce below ours is free (a reorg dropped our earlier transaction):
+                    # ours can never be mined. Send again with a fresh nonce; the stuck one
+                    # reverts harmlessly if it is ever mined.
+                    logger.warning(
+                        "Nonce gap below our submitResult; sending again",
+                        task_id=task_id,
+                        nonce=pending.nonce,
+                        next_free=queued,
+                    )
+                    self.nonces.resync()
+                    return None
             if (
                 now - sent_at > self.config.fee_bump_after
                 and pending.bumps < self.config.max_fee_bumps

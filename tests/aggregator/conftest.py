@@ -41,11 +41,23 @@ def bn254(bn254_cluster: DevnetCluster) -> DevnetCluster:
     return bn254_cluster
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.call_failed = report.failed
+
+
 @pytest.fixture
-def logs() -> list[dict]:
-    """Every structured log event of the test, as dicts ("event" is the message)."""
+def logs(request) -> list[dict]:
+    """Every structured log event of the test, as dicts ("event" is the message); printed
+    when the test fails (they do not reach the captured output otherwise)."""
     with structlog.testing.capture_logs() as captured:
         yield captured
+    if getattr(request.node, "call_failed", False):
+        for event in captured:
+            print(event)
 
 
 def events(logs: list[dict], message: str) -> list[dict]:

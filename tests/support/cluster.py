@@ -413,7 +413,7 @@ async def wait_until(predicate, timeout: float, interval: float = 0.1, what: str
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        if asyncio.iscoroutine(value):
+        if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
             value = await value
         if value:
             return

@@ -89,7 +89,7 @@ class AggregatorService:
                 on_call=self._rpc_hook(chain.chain_id),
             )
             self.rpcs[chain.chain_id] = rpc
-            w3 = rpc.web3()  # contract reads and submissions share the poller's RPC layer
+            w3 = rpc.web3()  # contract reads share the poller's RPC layer (retries, counters)
             reader = EigenLayerReader(w3, ContractAddresses.from_config(config, chain.chain_id))
             self.readers[chain.chain_id] = reader
             mailbox = config.contract_address("TaskMailbox", chain.chain_id)
@@ -99,8 +99,7 @@ class AggregatorService:
                     hint="set it under `contracts` or `overrideContracts.taskMailbox`",
                 )
             submitters[chain.chain_id] = Submitter(
-                w3,
-                reader,
+                rpc,
                 mailbox,
                 self.signers.tx_key,
                 chain.chain_id,
@@ -205,6 +204,8 @@ class AggregatorService:
                 await task
         if self.pipeline is not None:
             await self.pipeline.stop(grace)
+            for submitter in self.pipeline.submitters.values():
+                await submitter.close()
         await self.clients.close()
         for rpc in self.rpcs.values():
             await rpc.close()

@@ -8,13 +8,11 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-from ponos.chain.errors import ChainError
-
 V = TypeVar("V")
 
 
-class CacheFetchCancelled(ChainError):
-    """The shared fetch a caller was waiting on was cancelled with its owner; retry."""
+class _OwnerCancelled(Exception):
+    """The shared fetch a caller was waiting on was cancelled with its owner."""
 
 
 class TTLCache(Generic[V]):
@@ -28,21 +26,28 @@ class TTLCache(Generic[V]):
         self._inflight: dict[Hashable, asyncio.Future[V]] = {}
 
     async def get(self, key: Hashable, fetch: Callable[[], Awaitable[V]]) -> V:
-        now = self._clock()
-        hit = self._values.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        while True:
+            now = self._clock()
+            hit = self._values.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+            pending = self._inflight.get(key)
+            if pending is None:
+                return await self._fetch(key, fetch)
+            try:
+                return await asyncio.shield(pending)
+            except _OwnerCancelled:
+                continue  # the caller that was fetching went away: fetch ourselves
+
+    async def _fetch(self, key: Hashable, fetch: Callable[[], Awaitable[V]]) -> V:
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             value = await fetch()
         except asyncio.CancelledError:
-            # Only the caller that ran the fetch was cancelled: waiters get an error they
-            # can retry, not a cancellation that looks like their own.
-            future.set_exception(CacheFetchCancelled(f"fetch of {key!r} was cancelled"))
+            # Only the caller that ran the fetch was cancelled (e.g. its RPC deadline):
+            # waiters must not inherit that cancellation; they fetch again themselves.
+            future.set_exception(_OwnerCancelled())
             future.exception()
             raise
         except BaseException as exc:

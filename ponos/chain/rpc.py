@@ -66,10 +66,13 @@ _TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 
 
 class RpcError(ChainError):
-    def __init__(self, method: str, message: str, code: int | None = None) -> None:
+    def __init__(
+        self, method: str, message: str, code: int | None = None, data: Any = None
+    ) -> None:
         super().__init__(f"{method}: {message}")
         self.method = method
         self.code = code
+        self.data = data  # the error's `data` member (revert data of a failed call)
 
 
 class RangeTooLarge(RpcError):
@@ -119,6 +122,7 @@ class RpcStats:
 def classify(method: str, error: dict[str, Any]) -> RpcError:
     code = error.get("code")
     message = str(error.get("message", "unknown error"))
+    data = error.get("data")
     lowered = message.lower()
     rate_limited = any(h in lowered for h in _RATE_HINTS)
     range_hint = code == -32005 or any(h in lowered for h in _RANGE_HINTS)
@@ -128,7 +132,7 @@ def classify(method: str, error: dict[str, Any]) -> RpcError:
         return RpcUnavailable(method, message, code)
     if code in (-32000, -32603) and not any(h in lowered for h in _PERMANENT_HINTS):
         return RpcUnavailable(method, message, code)
-    return RpcCallError(method, message, code)
+    return RpcCallError(method, message, code, data)
 
 
 def _transport_error(method: str, exc: BaseException) -> RpcUnavailable:

@@ -11,7 +11,6 @@ import pytest
 from web3 import Web3
 
 from ponos.aggregator.submitter import Submitter
-from ponos.chain.eigenlayer import ContractAddresses, EigenLayerReader
 from ponos.chain.rpc import JsonRpcClient
 from ponos.chain.types import TaskStatus
 from ponos.config.aggregator import SubmitterConfig
@@ -31,13 +30,10 @@ class Harness:
     def __init__(self, devnet, **config) -> None:
         self.devnet = devnet
         self.rpc = JsonRpcClient(devnet.rpc_url, timeout=5)
-        w3 = self.rpc.web3()
         deployment = devnet.deployment
-        reader = EigenLayerReader(w3, ContractAddresses(31337, dict(deployment.contracts)))
         self.recorded: list[tuple[str, str]] = []
         self.submitter = Submitter(
-            w3,
-            reader,
+            self.rpc,
             deployment.contracts["TaskMailbox"],
             EcdsaPrivateKey.from_hex(deployment.aggregator.private_key),
             31337,
@@ -49,6 +45,7 @@ class Harness:
         self.recorded.append((task_id, tx_hash))
 
     async def close(self) -> None:
+        await self.submitter.close()
         await self.rpc.close()
 
 

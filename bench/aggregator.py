@@ -301,7 +301,8 @@ async def sustained(
             await sender.send(b"0x02")
             await _poll(lambda: len(verified) >= 1, 0.1, timeout=60)
             for rate in rates:
-                cpu_before_row = _cpu_seconds(process.process.pid)
+                cpu_before = _cpu_seconds(process.process.pid)
+                head_before = int(await sender.call("eth_blockNumber", []), 16)
                 before = set(created)
                 began = time.perf_counter()
                 count = int(rate * duration)
@@ -311,8 +312,7 @@ async def sustained(
                         await asyncio.sleep(delay)
                     await sender.send(b"0x" + format(i % 250 + 1, "x").encode())
                 offered = count / (time.perf_counter() - began)
-                cpu_before = cpu_before_row
-                await _poll(lambda b=before, n=count: len(set(created) - b) >= n, 0.1, timeout=60)
+                await _poll(lambda b=before, n=count: len(set(created) - b) >= n, 0.1, timeout=90)
                 batch = set(created) - before
                 await _poll(lambda t=batch: all(x in verified for x in t), 0.1, timeout=120)
                 done = [t for t in batch if t in verified]
@@ -320,15 +320,19 @@ async def sustained(
                 latencies = [verified[t] - created[t] for t in done]
                 first = min(created[t] for t in batch)
                 last = max((verified[t] for t in done), default=first)
+                blocks, gas = await _chain_usage(sender, head_before)
                 rows.append(
                     [
                         rate,
                         f"{offered:.1f}",
+                        f"{len(batch)}/{count}",
                         f"{len(done)}/{count}",
                         f"{len(done) / (last - first):.1f}" if done else "0",
                         f"{percentile(latencies, 50) * 1000:.0f}" if done else "-",
                         f"{percentile(latencies, 99) * 1000:.0f}" if done else "-",
                         f"{cpu * 1000 / len(done):.1f}" if done else "-",
+                        f"{blocks / (last - first):.1f}" if done else "-",
+                        f"{gas / 1e6:.1f}",
                     ]
                 )
         finally:
@@ -344,12 +348,25 @@ async def sustained(
 SUSTAINED_HEADERS = [
     "offered tasks/s",
     "achieved offered",
+    "created on chain",
     "verified",
     "verified tasks/s",
     "p50 latency ms",
     "p99 latency ms",
     "aggregator CPU ms/task",
+    "chain blocks/s",
+    "median gas/block (M)",
 ]
+
+
+async def _chain_usage(sender: TaskSender, since: int) -> tuple[int, float]:
+    """Blocks mined since `since`, and their median gas used."""
+    head = int(await sender.call("eth_blockNumber", []), 16)
+    used = []
+    for number in range(since + 1, head + 1):
+        block = await sender.call("eth_getBlockByNumber", [hex(number), False])
+        used.append(int(block["gasUsed"], 16))
+    return head - since, median(used) if used else 0.0
 
 
 def _cpu_seconds(pid: int) -> float:

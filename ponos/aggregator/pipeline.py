@@ -89,11 +89,20 @@ class TaskPipeline:
     async def enqueue(self, tasks: list[TaskRecord]) -> None:
         for task in tasks:
             if task.task_id not in self._running:
-                runner = asyncio.create_task(
-                    self._run(task.task_id), name=f"task:{task.task_id[:10]}"
+                self._track(
+                    task.task_id,
+                    asyncio.create_task(self._run(task.task_id), name=f"task:{task.task_id[:10]}"),
                 )
-                self._running[task.task_id] = runner
-                runner.add_done_callback(lambda _t, tid=task.task_id: self._running.pop(tid, None))
+
+    def _track(self, task_id: str, runner: asyncio.Task[None]) -> None:
+        self._running[task_id] = runner
+
+        def forget(done: asyncio.Task[None]) -> None:
+            # A cancelled runner may finish after a new one took its place (reorg, re-found).
+            if self._running.get(task_id) is done:
+                del self._running[task_id]
+
+        runner.add_done_callback(forget)
 
     async def cancel(self, tasks: list[TaskRecord]) -> None:
         """Tasks removed by a reorg: stop working on them (their records are gone)."""
@@ -123,11 +132,12 @@ class TaskPipeline:
             and t.task_id not in self._running
         ]
         for task in candidates:
-            runner = asyncio.create_task(
-                self._resubmit(submitter, task), name=f"recheck:{task.task_id[:10]}"
+            self._track(
+                task.task_id,
+                asyncio.create_task(
+                    self._resubmit(submitter, task), name=f"recheck:{task.task_id[:10]}"
+                ),
             )
-            self._running[task.task_id] = runner
-            runner.add_done_callback(lambda _t, tid=task.task_id: self._running.pop(tid, None))
 
     async def _resubmit(self, submitter: Submitter, task: TaskRecord) -> None:
         async with self._slots:

@@ -19,7 +19,13 @@ import pytest
 from ponos.config.common import StorageConfig
 from ponos.storage import AggregatorStore, open_engine
 from ponos.storage.status import TaskStatus
-from tests.support.cluster import AggregatorProcess, account, aggregator_settings, write_config
+from tests.support.cluster import (
+    AggregatorProcess,
+    account,
+    aggregator_settings,
+    report_counts,
+    write_config,
+)
 
 pytestmark = pytest.mark.devnet
 
@@ -96,7 +102,7 @@ def test_sigkill_at_random_moments_leaves_every_task_verified_exactly_once(ecdsa
     sent = (
         client.w3.eth.get_transaction_count(client.w3.to_checksum_address(aggregator)) - sent_before
     )
-    print(
+    report_counts(
         counts.line(f"SIGKILL x{KILLS}")
         + f" aggregator starts={process.starts} submitResult transactions={sent}"
     )

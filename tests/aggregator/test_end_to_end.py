@@ -23,6 +23,7 @@ from tests.support.cluster import (
     account,
     aggregator_settings,
     load_aggregator_config,
+    report_counts,
     running_aggregator,
     wait_until,
     write_config,
@@ -61,7 +62,7 @@ def assert_verified_once(cluster: DevnetCluster, created, records, payloads, sta
         assert cluster.net.client.task_status(task.task_hash) == ChainStatus.VERIFIED
         assert cluster.net.client.task_result(task.task_hash) == square_payload(payload)
     counts = account(cluster, [t.task_hash for t in created], start)
-    print(counts.line(label))
+    report_counts(counts.line(label))
     assert (counts.verified, counts.duplicates, counts.lost) == (len(created), 0, 0)
 
 

@@ -14,6 +14,7 @@ from tests.support.cluster import (
     account,
     aggregator_settings,
     load_aggregator_config,
+    report_counts,
     running_aggregator,
     wait_until,
     write_config,
@@ -67,7 +68,7 @@ async def test_rpc_faults_on_every_method_leave_every_task_verified_exactly_once
         await proxy.stop()
     counts = account(cluster, ids, start)
     sent = client.w3.eth.get_transaction_count(sender) - sent_before
-    print(
+    report_counts(
         counts.line("aggregator under RPC faults")
         + f" submitResult transactions={sent} faults injected={sum(proxy.injected.values())}"
         + f" rpc errors seen={sum(stats.errors.values())}"

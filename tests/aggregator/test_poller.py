@@ -18,7 +18,7 @@ from ponos.storage.aggregator_store import AggregatorStore
 from ponos.storage.memory import MemoryEngine
 from ponos.storage.records import TaskRecord
 from tests.aggregator.conftest import events
-from tests.support.cluster import wait_until
+from tests.support.cluster import report_counts, wait_until
 from tests.support.rpc_proxy import Fault, RpcFaultProxy
 
 pytestmark = pytest.mark.devnet
@@ -281,7 +281,7 @@ async def test_rpc_faults_never_stop_the_poller_and_every_task_is_found_once(dev
         assert h.poller.status.consecutive_errors == 0
     kinds = {key.split(":")[1] for key in proxy.injected}
     assert {"http_429", "rpc_error", "null_result", "range_limit"} <= kinds
-    print(
+    report_counts(
         f"poller under RPC faults: tasks created={len(created)} found={len(set(ids))} "
         f"duplicates={len(ids) - len(set(ids))} lost={len(created) - len(set(ids))} "
         f"faults injected={sum(proxy.injected.values())}"

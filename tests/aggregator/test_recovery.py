@@ -16,6 +16,7 @@ from tests.support.cluster import (
     account,
     aggregator_settings,
     load_aggregator_config,
+    report_counts,
     running_aggregator,
     wait_until,
     write_config,
@@ -56,7 +57,7 @@ async def test_restart_backfills_the_downtime_by_range_and_verifies_every_task_o
         await wait_until(lambda: completed(service, downtime), 90, what="downtime tasks completed")
         get_logs = service.rpcs[31337].stats.requests["eth_getLogs"]
     counts = account(cluster, before + downtime, start)
-    print(counts.line(f"backfill of {blocks} blocks") + f" eth_getLogs calls={get_logs}")
+    report_counts(counts.line(f"backfill of {blocks} blocks") + f" eth_getLogs calls={get_logs}")
     assert (counts.verified, counts.duplicates, counts.lost) == (16, 0, 0)
     assert events(logs, "Resuming chain polling from block")[-1]["block"] == cursor + 1
     assert get_logs <= math.ceil(blocks / 100) + 10  # +10: rounds at the head after catching up
@@ -100,5 +101,5 @@ async def test_restart_resumes_open_tasks_and_expires_those_whose_deadline_passe
     assert expired.status == TaskStatus.EXPIRED
     assert "deadline passed while the aggregator was down" in expired.reason
     counts = account(cluster, [long], start)
-    print(counts.line("recovery after a restart"))
+    report_counts(counts.line("recovery after a restart"))
     assert (counts.verified, counts.duplicates, counts.lost) == (1, 0, 0)

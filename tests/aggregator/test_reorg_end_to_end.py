@@ -18,6 +18,7 @@ from tests.support.cluster import (
     DevnetCluster,
     aggregator_settings,
     load_aggregator_config,
+    report_counts,
     running_aggregator,
     verified_logs,
     wait_until,
@@ -55,7 +56,7 @@ def report(cluster: DevnetCluster, tasks: list[str], start: int, label: str) -> 
     verified = sum(1 for t in existing if counts.get(t, 0) >= 1)
     duplicates = sum(max(0, counts.get(t, 0) - 1) for t in existing)
     lost = len(existing) - verified
-    print(
+    report_counts(
         f"{label}: tasks created={len(tasks)} reorged away={len(tasks) - len(existing)} "
         f"verified={verified} duplicates={duplicates} lost={lost}"
     )

@@ -147,6 +147,11 @@ class OperatorSetReader:
             raise ContextError(
                 f"operator table at reference timestamp {reference_timestamp} has no weight"
             )
+        if not executors:
+            raise ContextError(
+                f"no member of operator set {operator_set_id} of AVS {avs} has weight in the "
+                f"table at reference timestamp {reference_timestamp}"
+            )
         return OperatorSetContext(
             avs=avs,
             operator_set_id=operator_set_id,

@@ -18,6 +18,11 @@ _OPTIONS = [
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.enable_retries", 0),
+    # Reconnect quickly to an executor that was down: gRPC's default backoff grows to 120 s,
+    # far beyond a task's deadline.
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 
 

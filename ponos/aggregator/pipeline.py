@@ -16,12 +16,17 @@ import random
 import time
 from collections.abc import Callable
 
+import aiohttp
+from web3.exceptions import Web3Exception
+
 from ponos import log
 from ponos.aggregator.certificate import CertificateError, build_certificate
 from ponos.aggregator.context import ContextError, ContextUnavailable, OperatorSetReader
 from ponos.aggregator.fanout import Fanout, FanoutOutcome
-from ponos.aggregator.submitter import Submitter
+from ponos.aggregator.submitter import DEADLINE_GRACE, Submitter
 from ponos.chain.errors import ChainError
+from ponos.chain.types import TaskStatus as ChainStatus
+from ponos.errors import PonosError
 from ponos.storage.aggregator_store import AggregatorStore
 from ponos.storage.errors import InvalidTransition, RecordNotFound
 from ponos.storage.records import TaskRecord
@@ -36,6 +41,18 @@ _INVALIDATING = (
     "InvalidReferenceTimestamp",
     "InvalidOperatorIndex",
 )
+
+
+RECHECK_SLACK = 60.0  # seconds: clock skew between our clock and block timestamps
+
+# Failures that retrying can fix: the node is down, slow, rate-limiting or lagging.
+_TRANSIENT = (ChainError, Web3Exception, aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PonosError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _who_answered(outcome: FanoutOutcome) -> str:
@@ -72,11 +89,20 @@ class TaskPipeline:
     async def enqueue(self, tasks: list[TaskRecord]) -> None:
         for task in tasks:
             if task.task_id not in self._running:
-                runner = asyncio.create_task(
-                    self._run(task.task_id), name=f"task:{task.task_id[:10]}"
+                self._track(
+                    task.task_id,
+                    asyncio.create_task(self._run(task.task_id), name=f"task:{task.task_id[:10]}"),
                 )
-                self._running[task.task_id] = runner
-                runner.add_done_callback(lambda _t, tid=task.task_id: self._running.pop(tid, None))
+
+    def _track(self, task_id: str, runner: asyncio.Task[None]) -> None:
+        self._running[task_id] = runner
+
+        def forget(done: asyncio.Task[None]) -> None:
+            # A cancelled runner may finish after a new one took its place (reorg, re-found).
+            if self._running.get(task_id) is done:
+                del self._running[task_id]
+
+        runner.add_done_callback(forget)
 
     async def cancel(self, tasks: list[TaskRecord]) -> None:
         """Tasks removed by a reorg: stop working on them (their records are gone)."""
@@ -85,6 +111,79 @@ class TaskPipeline:
             if runner is not None:
                 runner.cancel()
                 logger.info("Cancelled task from an orphaned block", task_id=task.task_id)
+
+    async def recheck_completed(self, chain_id: int, since: float) -> None:
+        """A reorg can orphan the block whose transaction verified a task while leaving the
+        task itself in place: on chain it is CREATED again, in storage it is completed.
+        Completed tasks of `chain_id` settled since `since` (unix time) have their on-chain
+        status read again, and those no longer VERIFIED get their stored certificate
+        submitted again. Runs after every reorg and at start-up (a crash may have
+        interrupted a previous re-submission)."""
+        submitter = self.submitters.get(chain_id)
+        if submitter is None:
+            return
+        submitter.nonces.resync()  # our transactions in orphaned blocks freed their nonces
+        candidates = [
+            t
+            for t in self.store.list_tasks(TaskStatus.COMPLETED)
+            if t.chain_id == chain_id
+            and t.updated_at >= since - RECHECK_SLACK
+            and t.certificate is not None
+            and t.task_id not in self._running
+        ]
+        for task in candidates:
+            self._track(
+                task.task_id,
+                asyncio.create_task(
+                    self._resubmit(submitter, task), name=f"recheck:{task.task_id[:10]}"
+                ),
+            )
+
+    async def _resubmit(self, submitter: Submitter, task: TaskRecord) -> None:
+        async with self._slots:
+            try:
+                status = await self._chain_status(submitter, task)
+                if status != ChainStatus.CREATED:
+                    return  # still verified, expired, or gone (the poller's business)
+                logger.warning(
+                    "A reorg orphaned the verification of a completed task; submitting again",
+                    task_id=task.task_id,
+                    previous_tx=task.tx_hash,
+                )
+                outcome = await self._submit(submitter, task, float(task.deadline))
+                if outcome is not None:
+                    await self.store.update_task(
+                        task.task_id,
+                        reason=f"{outcome.reason} (again, after a reorg)",
+                        tx_hash=outcome.tx_hash or task.tx_hash,
+                    )
+                    logger.info(
+                        "Re-submission after a reorg settled",
+                        task_id=task.task_id,
+                        outcome=outcome.status,
+                    )
+            except asyncio.CancelledError:
+                raise
+            except RecordNotFound:
+                return
+            except Exception:
+                logger.exception("Re-checking a completed task failed", task_id=task.task_id)
+
+    async def _chain_status(self, submitter: Submitter, task: TaskRecord) -> ChainStatus:
+        attempt = 0
+        while True:
+            try:
+                return await submitter.status(task.task_id)
+            except _TRANSIENT as exc:
+                attempt += 1
+                if time.time() > task.deadline + DEADLINE_GRACE:
+                    raise
+                logger.warning(
+                    "Cannot read a task's status yet, retrying",
+                    task_id=task.task_id,
+                    error=_describe(exc),
+                )
+                await asyncio.sleep(min(10.0, 0.5 * 2 ** min(attempt, 5)))
 
     async def stop(self, grace: float) -> None:
         """Let running tasks finish within `grace`, then cancel the rest (they stay stored and
@@ -104,6 +203,9 @@ class TaskPipeline:
                 await self._process(task_id)
             except asyncio.CancelledError:
                 raise
+            except RecordNotFound:
+                # A reorg removed the task while we worked on it; the poller cancels us too.
+                logger.info("Task left storage while processing (reorg)", task_id=task_id)
             except Exception as exc:
                 logger.exception("Task processing failed", task_id=task_id)
                 await self._finish(
@@ -133,7 +235,7 @@ class TaskPipeline:
         if task is None or task.status in TERMINAL:
             return
         deadline = float(task.deadline)
-        if time.time() >= deadline:
+        if time.time() >= deadline and task.certificate is None:
             await self._finish(task_id, TaskStatus.EXPIRED, "the deadline passed before processing")
             return
         if task.status == TaskStatus.PENDING:
@@ -171,19 +273,29 @@ class TaskPipeline:
     async def _submit(self, submitter: Submitter, task: TaskRecord, deadline: float):
         attempt = 0
         while True:
+            current = self.store.get_task(task.task_id)
+            if current is None:
+                raise RecordNotFound("task", task.task_id)
             try:
-                return await submitter.submit(task.task_id, task.certificate, task.result, deadline)
-            except ChainError as exc:
+                return await submitter.submit(
+                    task.task_id, task.certificate, task.result, deadline, known_tx=current.tx_hash
+                )
+            except _TRANSIENT as exc:
                 attempt += 1
                 delay = min(10.0, 0.5 * 2 ** min(attempt, 5)) * random.uniform(0.8, 1.2)
-                if time.time() + delay > deadline + 30:
+                if time.time() + delay > deadline + DEADLINE_GRACE:
                     await self._finish(
                         task.task_id,
                         TaskStatus.EXPIRED,
-                        f"could not submit before the deadline: {exc}",
+                        f"could not submit before the deadline: {_describe(exc)}",
                     )
                     return None
-                logger.warning("Submission error, retrying", task_id=task.task_id, error=str(exc))
+                logger.warning(
+                    "Submission error, retrying",
+                    task_id=task.task_id,
+                    error=_describe(exc),
+                    retry_in_s=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
 
     async def _certify(self, task: TaskRecord, deadline: float) -> TaskRecord | None:

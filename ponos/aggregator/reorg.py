@@ -74,8 +74,10 @@ def find_common_ancestor(
     Returns None when the stored tip is canonical (no reorg), else the Reorg with the highest
     height whose stored hash equals the canonical one. Heights with no stored record are
     skipped (nothing of ours depends on them); the caller must supply canonical hashes for
-    every stored height it wants considered. Raises ReorgTooDeep when nothing within
-    `max_depth` blocks matches.
+    every stored height it wants considered. When no stored block matches but we never
+    stored anything as deep as `max_depth` (polling started recently), everything we stored
+    is orphaned: the ancestor is the block below our lowest one (we never look below where
+    we started). Raises ReorgTooDeep when the whole window is stored and nothing matches.
     """
     if stored.get(tip) is not None and canonical.get(tip) == stored[tip]:
         return None
@@ -88,6 +90,9 @@ def find_common_ancestor(
             continue
         if theirs == ours:
             return Reorg(ancestor=height, tip=tip)
+    window = [h for h in stored if tip - max_depth <= h <= tip]
+    if window and min(window) > tip - max_depth:
+        return Reorg(ancestor=min(window) - 1, tip=tip)
     raise ReorgTooDeep(tip, max_depth)
 
 

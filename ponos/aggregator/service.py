@@ -16,8 +16,6 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from web3 import AsyncHTTPProvider, AsyncWeb3
-
 from ponos import log
 from ponos.aggregator.context import OperatorSetReader
 from ponos.aggregator.executor_client import ExecutorClients
@@ -84,15 +82,14 @@ class AggregatorService:
         logger.info("Storage opened", type=config.storage.type, dir=config.storage.rocksdb.dir)
         submitters: dict[int, Submitter] = {}
         for chain in config.chains:
-            self.rpcs[chain.chain_id] = JsonRpcClient(
+            rpc = JsonRpcClient(
                 chain.rpc_url,
                 timeout=chain.rpc_timeout,
                 retry=RetryPolicy(),
                 on_call=self._rpc_hook(chain.chain_id),
             )
-            w3 = AsyncWeb3(
-                AsyncHTTPProvider(chain.rpc_url, request_kwargs={"timeout": chain.rpc_timeout})
-            )
+            self.rpcs[chain.chain_id] = rpc
+            w3 = rpc.web3()  # contract reads share the poller's RPC layer (retries, counters)
             reader = EigenLayerReader(w3, ContractAddresses.from_config(config, chain.chain_id))
             self.readers[chain.chain_id] = reader
             mailbox = config.contract_address("TaskMailbox", chain.chain_id)
@@ -102,8 +99,7 @@ class AggregatorService:
                     hint="set it under `contracts` or `overrideContracts.taskMailbox`",
                 )
             submitters[chain.chain_id] = Submitter(
-                w3,
-                reader,
+                rpc,
                 mailbox,
                 self.signers.tx_key,
                 chain.chain_id,
@@ -139,6 +135,7 @@ class AggregatorService:
                 avs,
                 self.pipeline.enqueue,
                 self.pipeline.cancel,
+                on_reorg=self.pipeline.recheck_completed,
             )
             self.pollers[chain.chain_id] = poller
             self._poll_tasks.append(
@@ -170,15 +167,26 @@ class AggregatorService:
             logger.info("Loaded last processed block from storage", chain_id=chain_id, block=cursor)
         open_tasks = self.store.list_tasks({TaskStatus.PENDING, TaskStatus.PROCESSING})
         now = time.time()
-        resumed = [t for t in open_tasks if t.deadline > now]
+        # A task with a certificate may have landed before the crash: the pipeline asks the
+        # chain (VERIFIED -> completed, EXPIRED -> expired) instead of guessing.
+        resumed = [t for t in open_tasks if t.deadline > now or t.certificate is not None]
         for task in open_tasks:
-            if task.deadline <= now:
+            if task.deadline <= now and task.certificate is None:
                 await self.store.transition(
                     task.task_id,
                     TaskStatus.EXPIRED,
                     reason="the deadline passed while the aggregator was down",
                 )
         await self.pipeline.enqueue(resumed)
+        for chain in self.config.chains:
+            # Tasks completed near the head before we stopped: a reorg while we were down may
+            # have orphaned their verification.
+            cursor = self.store.get_cursor(chain.chain_id)
+            if cursor is None:
+                continue
+            oldest = self.store.list_blocks(chain.chain_id, cursor - chain.max_reorg_depth, cursor)
+            since = float(oldest[0].timestamp) if oldest else time.time()
+            await self.pipeline.recheck_completed(chain.chain_id, since)
         logger.info(
             f"Recovered {len(resumed)} pending tasks from storage",
             count=len(resumed),
@@ -196,12 +204,11 @@ class AggregatorService:
                 await task
         if self.pipeline is not None:
             await self.pipeline.stop(grace)
+            for submitter in self.pipeline.submitters.values():
+                await submitter.close()
         await self.clients.close()
         for rpc in self.rpcs.values():
             await rpc.close()
-        for reader in self.readers.values():
-            with contextlib.suppress(Exception):
-                await reader.w3.provider.disconnect()
         if self.engine is not None:
             await self.engine.stop_background()
             await self.engine.close()

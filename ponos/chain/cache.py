@@ -11,6 +11,10 @@ from typing import Generic, TypeVar
 V = TypeVar("V")
 
 
+class _OwnerCancelled(Exception):
+    """The shared fetch a caller was waiting on was cancelled with its owner."""
+
+
 class TTLCache(Generic[V]):
     def __init__(
         self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
@@ -22,17 +26,30 @@ class TTLCache(Generic[V]):
         self._inflight: dict[Hashable, asyncio.Future[V]] = {}
 
     async def get(self, key: Hashable, fetch: Callable[[], Awaitable[V]]) -> V:
-        now = self._clock()
-        hit = self._values.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        while True:
+            now = self._clock()
+            hit = self._values.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+            pending = self._inflight.get(key)
+            if pending is None:
+                return await self._fetch(key, fetch)
+            try:
+                return await asyncio.shield(pending)
+            except _OwnerCancelled:
+                continue  # the caller that was fetching went away: fetch ourselves
+
+    async def _fetch(self, key: Hashable, fetch: Callable[[], Awaitable[V]]) -> V:
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             value = await fetch()
+        except asyncio.CancelledError:
+            # Only the caller that ran the fetch was cancelled (e.g. its RPC deadline):
+            # waiters must not inherit that cancellation; they fetch again themselves.
+            future.set_exception(_OwnerCancelled())
+            future.exception()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it themselves

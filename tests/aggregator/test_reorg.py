@@ -45,6 +45,13 @@ def test_deeper_than_allowed_is_an_error():
         find_common_ancestor(stored, canonical, tip=20, max_depth=5)
 
 
+def test_when_every_stored_block_is_orphaned_the_rescan_starts_where_polling_started():
+    # Polling started at block 15: a reorg replacing 15..20 must not rescan below 15.
+    stored = chain(15, 20)
+    canonical = chain(10, 20, fork="b")
+    assert find_common_ancestor(stored, canonical, tip=20, max_depth=64) == Reorg(14, 20)
+
+
 def test_broken_parent_link_is_found():
     prev = Header(9, "0xa9", "0xa8")
     good = [Header(10, "0xa10", "0xa9"), Header(11, "0xa11", "0xa10")]

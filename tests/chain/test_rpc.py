@@ -10,6 +10,7 @@ from ponos.chain.rpc import (
     JsonRpcClient,
     RangeTooLarge,
     RetryPolicy,
+    RpcBadResponse,
     RpcCallError,
     RpcUnavailable,
     classify,
@@ -101,3 +102,55 @@ def test_classification_of_provider_messages():
     assert isinstance(
         classify("eth_blockNumber", {"code": 429, "message": "Too Many Requests"}), RpcUnavailable
     )
+
+
+async def test_a_null_head_is_a_bad_response_not_a_crash(proxy, client):
+    proxy.add(Fault("eth_blockNumber", "null_result"))
+    with pytest.raises(RpcBadResponse, match="expected a hex quantity"):
+        await client.block_number()
+
+
+async def test_a_batch_asks_again_only_for_the_calls_that_failed(anvil, proxy, client):
+    anvil.rpc("anvil_mine", ["0x8"])
+    proxy.add(Fault("eth_getBlockByNumber", "rpc_error", times=3, message="header not found"))
+    headers = await client.headers(list(range(1, 9)))
+    assert sorted(headers) == list(range(1, 9)) and all(headers.values())
+    # 8 calls, 3 failed once: 11 calls in all, not 8 per attempt.
+    assert proxy.calls["eth_getBlockByNumber"] == 11
+    assert proxy.http_requests == 2
+
+
+async def test_null_headers_below_the_head_are_asked_for_again(anvil, proxy, client):
+    anvil.rpc("anvil_mine", ["0x4"])
+    proxy.add(Fault("eth_getBlockByNumber", "null_result", times=2))
+    assert all((await client.headers([1, 2, 3, 4], ask_again=True)).values())
+    proxy.add(Fault("eth_getBlockByNumber", "null_result", times=1))
+    assert None in (await client.headers([1, 2], ask_again=False)).values()
+
+
+async def test_web3_calls_share_the_retrying_layer_and_keep_reverts_typed(anvil, proxy, client):
+    from web3.exceptions import ContractLogicError
+
+    w3 = client.web3()
+    proxy.add(Fault("eth_blockNumber", "http_429", times=2))
+    assert await w3.eth.block_number == 0
+    assert client.stats.errors["eth_blockNumber"] == 2
+    proxy.add(Fault("eth_call", "rpc_error", times=1, message="execution reverted"))
+    with pytest.raises(ContractLogicError):  # a revert reaches web3 unchanged, not retried
+        await w3.eth.call({"to": "0x" + "11" * 20, "data": "0x"})
+    assert proxy.calls["eth_call"] == 1
+    await w3.eth.chain_id
+    await w3.eth.chain_id
+    assert proxy.calls["eth_chainId"] == 1  # asked once, then cached
+
+
+async def test_retries_stop_when_the_caller_is_cancelled(proxy):
+    slow = JsonRpcClient(proxy.url, timeout=2, retry=RetryPolicy(attempts=50, initial=1.0))
+    proxy.add(Fault("eth_blockNumber", "http_500"))
+    call = asyncio.create_task(slow.block_number())
+    await asyncio.sleep(0.3)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert proxy.calls["eth_blockNumber"] <= 2
+    await slow.close()

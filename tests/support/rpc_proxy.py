@@ -8,13 +8,20 @@ node unchanged. Tests program it with rules and read its per-method call counts.
     await proxy.start()
     proxy.add(Fault("eth_getLogs", "range_limit", max_range=10))
     proxy.add(Fault("eth_blockNumber", "http_429", times=3))
+    proxy.add(Fault("*", "rpc_error", probability=0.1))   # seeded: runs are repeatable
     ... point the service at proxy.url ...
+
+Kinds: `rpc_error` (-32000), `http_429`, `http_500`, `range_limit` (-32005 for eth_getLogs
+spanning more than `max_range` blocks), `stall` (answer after `delay` seconds), `null_result`
+(`"result": null`), `drop` (close the connection before forwarding) and `drop_after` (forward,
+then close the connection: the node acted, the client never hears).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,8 +30,19 @@ import aiohttp
 from aiohttp import web
 
 FaultKind = Literal[
-    "rpc_error", "http_429", "http_500", "range_limit", "stall", "null_result", "drop"
+    "rpc_error",
+    "http_429",
+    "http_500",
+    "range_limit",
+    "stall",
+    "null_result",
+    "drop",
+    "drop_after",
 ]
+
+
+_TRANSPORT_KINDS = frozenset({"http_429", "http_500", "drop", "drop_after", "stall"})
+_CALL_KINDS = frozenset({"rpc_error", "range_limit", "null_result"})
 
 
 @dataclass
@@ -35,6 +53,7 @@ class Fault:
     max_range: int = 0  # range_limit: eth_getLogs spanning more blocks than this fails
     delay: float = 0.0  # stall: seconds before the real answer
     message: str = "injected fault"
+    probability: float = 1.0  # chance that a matching request is hit (seeded RNG)
 
     def matches(self, method: str) -> bool:
         return (self.method == "*" or self.method == method) and (
@@ -56,13 +75,18 @@ def _span(params: list[Any]) -> int:
 
 
 class RpcFaultProxy:
-    def __init__(self, upstream: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, upstream: str, host: str = "127.0.0.1", port: int = 0, seed: int = 7
+    ) -> None:
         self.upstream = upstream
+        self.random = random.Random(seed)
+        self.log_spans: list[tuple[int, bool]] = []  # eth_getLogs spans, and whether refused
         self.host = host
         self.port = port
         self.faults: list[Fault] = []
         self.calls: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
+        self.http_requests = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.blackhole = False  # when set, every request fails at the connection level
@@ -95,13 +119,15 @@ class RpcFaultProxy:
         if self._session is not None:
             await self._session.close()
 
-    def _take(self, method: str, params: list[Any]) -> Fault | None:
+    def _take(self, method: str, params: list[Any], kinds: frozenset[str]) -> Fault | None:
         for fault in self.faults:
-            if not fault.matches(method):
+            if fault.kind not in kinds or not fault.matches(method):
                 continue
             if fault.kind == "range_limit" and (
                 method != "eth_getLogs" or _span(params) <= fault.max_range
             ):
+                continue
+            if fault.probability < 1.0 and self.random.random() >= fault.probability:
                 continue
             if fault.times is not None:
                 fault.times -= 1
@@ -109,38 +135,53 @@ class RpcFaultProxy:
             return fault
         return None
 
+    @staticmethod
+    def _close(request: web.Request) -> None:
+        if request.transport is not None:
+            request.transport.close()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self.blackhole:
-            request.transport.close()
+            self._close(request)
             raise web.HTTPServiceUnavailable()
+        self.http_requests += 1
         body = await request.json()
         batch = isinstance(body, list)
         items = body if batch else [body]
+        # Transport faults hit the HTTP request (a batch as a whole), named by its first call;
+        # JSON-RPC faults hit each call.
+        for item in items:
+            self.calls[item.get("method", "")] += 1
+        first = items[0].get("method", "") if items else ""
+        transport = self._take(first, items[0].get("params") or [], _TRANSPORT_KINDS)
+        if transport is not None:
+            if transport.kind == "http_429":
+                return web.Response(status=429, text="Too Many Requests")
+            if transport.kind == "http_500":
+                return web.Response(status=500, text="Internal Server Error")
+            if transport.kind == "drop":
+                self._close(request)
+                raise web.HTTPServiceUnavailable()
+            if transport.kind == "stall":
+                await asyncio.sleep(transport.delay)
         answers = []
         for item in items:
             method = item.get("method", "")
-            self.calls[method] += 1
-            fault = self._take(method, item.get("params") or [])
-            if fault is not None:
-                if fault.kind == "http_429":
-                    return web.Response(status=429, text="Too Many Requests")
-                if fault.kind == "http_500":
-                    return web.Response(status=500, text="Internal Server Error")
-                if fault.kind == "drop":
-                    request.transport.close()
-                    raise web.HTTPServiceUnavailable()
-                if fault.kind == "rpc_error":
-                    answers.append(_error(item, -32000, fault.message))
-                    continue
-                if fault.kind == "range_limit":
-                    answers.append(_error(item, -32005, "query returned more than 10000 results"))
-                    continue
-                if fault.kind == "null_result":
-                    answers.append({"jsonrpc": "2.0", "id": item.get("id"), "result": None})
-                    continue
-                if fault.kind == "stall":
-                    await asyncio.sleep(fault.delay)
-            answers.append(await self._forward(item))
+            fault = self._take(method, item.get("params") or [], _CALL_KINDS)
+            if method == "eth_getLogs":
+                refused = fault is not None and fault.kind == "range_limit"
+                self.log_spans.append((_span(item.get("params") or []), refused))
+            if fault is not None and fault.kind == "rpc_error":
+                answers.append(_error(item, -32000, fault.message))
+            elif fault is not None and fault.kind == "range_limit":
+                answers.append(_error(item, -32005, "query returned more than 10000 results"))
+            elif fault is not None and fault.kind == "null_result":
+                answers.append({"jsonrpc": "2.0", "id": item.get("id"), "result": None})
+            else:
+                answers.append(await self._forward(item))
+        if transport is not None and transport.kind == "drop_after":
+            self._close(request)  # the node acted on every call; the client hears nothing
+            raise web.HTTPServiceUnavailable()
         payload = answers if batch else answers[0]
         return web.Response(text=json.dumps(payload), content_type="application/json")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -53,7 +52,6 @@ class AggregatorService:
         self.ready = False
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crypto")
         self._poll_tasks: list[asyncio.Task[None]] = []
-        self._stopped = asyncio.Event()
         self._separators: TTLCache[bytes] = TTLCache(float("inf"))
         self.started_at = time.time()
         self.on_outcome = None  # metrics hook: (status, latency_s)
@@ -214,13 +212,3 @@ class AggregatorService:
             await self.engine.close()
         self._pool.shutdown(wait=False)
         logger.info("Aggregator stopped")
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopped.set)
-        try:
-            await self.start()
-            await self._stopped.wait()
-        finally:
-            await self.stop()

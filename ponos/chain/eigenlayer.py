@@ -19,6 +19,7 @@ from web3.types import BlockIdentifier
 from ponos.chain import abis
 from ponos.chain.errors import ContractCallError, MissingContractError
 from ponos.chain.types import (
+    CORE_CONTRACTS,
     AvsConfig,
     BN254OperatorInfo,
     BN254OperatorSetInfo,
@@ -31,17 +32,6 @@ from ponos.chain.types import (
     TaskConfig,
     TaskInfo,
     TaskStatus,
-)
-
-# Names as in ponos.config.common.KNOWN_CONTRACTS.
-CORE_CONTRACTS = (
-    "TaskMailbox",
-    "AllocationManager",
-    "KeyRegistrar",
-    "CrossChainRegistry",
-    "OperatorTableUpdater",
-    "ECDSACertificateVerifier",
-    "BN254CertificateVerifier",
 )
 
 

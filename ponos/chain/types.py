@@ -5,6 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+# The core contracts a chain's config names by address (config key `contracts.<name>`).
+CORE_CONTRACTS = (
+    "TaskMailbox",
+    "AllocationManager",
+    "KeyRegistrar",
+    "CrossChainRegistry",
+    "OperatorTableUpdater",
+    "ECDSACertificateVerifier",
+    "BN254CertificateVerifier",
+)
+
 
 class CurveType(IntEnum):
     NONE = 0

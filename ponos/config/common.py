@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ponos.chain.types import CORE_CONTRACTS
 from ponos.config.types import (
     CAMEL_KEYS,
     Address,
@@ -18,15 +19,7 @@ from ponos.config.types import (
     drop_empty_sections,
 )
 
-KNOWN_CONTRACTS = (
-    "TaskMailbox",
-    "AllocationManager",
-    "KeyRegistrar",
-    "CrossChainRegistry",
-    "OperatorTableUpdater",
-    "ECDSACertificateVerifier",
-    "BN254CertificateVerifier",
-)
+KNOWN_CONTRACTS = CORE_CONTRACTS
 
 
 class RemoteSignerConfig(Model):

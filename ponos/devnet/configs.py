@@ -14,18 +14,10 @@ from typing import Any
 
 import yaml
 
+from ponos.chain.types import CORE_CONTRACTS
 from ponos.devnet.deploy import DevnetDeployment, OperatorKeys
 from ponos.devnet.errors import DevnetError
 
-CONFIG_CONTRACTS = (
-    "TaskMailbox",
-    "AllocationManager",
-    "KeyRegistrar",
-    "CrossChainRegistry",
-    "OperatorTableUpdater",
-    "ECDSACertificateVerifier",
-    "BN254CertificateVerifier",
-)
 POLL_INTERVAL_SECONDS = 1
 
 
@@ -60,7 +52,7 @@ def _operator(op: OperatorKeys) -> dict[str, Any]:
 def _contracts(deployment: DevnetDeployment) -> list[dict[str, Any]]:
     return [
         {"name": name, "address": deployment.contracts[name], "chainId": deployment.chain_id}
-        for name in CONFIG_CONTRACTS
+        for name in CORE_CONTRACTS
     ]
 
 

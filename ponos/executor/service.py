@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,9 +51,9 @@ class ExecutorService:
         observe: Callable[[str, float], None] | None = None,
     ) -> None:
         """`chain` replaces the chain reader built from config; `observe(outcome, seconds)`
-        is called for every task (the metrics hook of TaskRunner)."""
+        is called for every task (the metrics hook of TaskRunner; may be set until start())."""
         self.config = config
-        self._observe = observe
+        self.observe = observe
         self.operator = config.operator.address.lower()
         self._chain = chain
         self._owns_chain = chain is None
@@ -70,7 +69,6 @@ class ExecutorService:
         self._stopping = False
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crypto")
         self._background: list[asyncio.Task[None]] = []
-        self._stopped = asyncio.Event()
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self.configured: dict[str, PerformerSpec] = {
             p.avs_address: spec_from_config(p, config.performer_network_name)
@@ -163,7 +161,7 @@ class ExecutorService:
             signers=self.signers,
             chain=self._chain,
             crypto_pool=self._pool,
-            observe=self._observe,
+            observe=self.observe,
         )
         await self._recover()
         self.engine.start_background()
@@ -431,26 +429,3 @@ class ExecutorService:
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
         logger.info("Executor stopped")
-
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, stop."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopped.set)
-        starting = asyncio.ensure_future(self.start())
-        stopping = asyncio.ensure_future(self._stopped.wait())
-        try:
-            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not starting.done():
-                # Signalled during start-up (a performer may take a minute to come up):
-                # abandon the start; a half-started performer is stopped on the way out.
-                logger.info("Stop requested during start-up")
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
-            else:
-                starting.result()  # start-up errors end the process here
-                await stopping
-        finally:
-            stopping.cancel()
-            await self.stop()

@@ -222,6 +222,7 @@ class ExecutorOps(ServiceOps):
         metrics = ExecutorMetrics()
         super().__init__(service, metrics, "executor")
         self._metrics = metrics
+        service.observe = metrics.observe  # TaskRunner reports each task's outcome
         metrics.add_collector(LiveCollector(self._collect))
         self._probe = RpcProbe(
             JsonRpcClient(
@@ -230,12 +231,6 @@ class ExecutorOps(ServiceOps):
                 retry=RetryPolicy(attempts=1),
             )
         )
-
-    def attach(self) -> None:
-        """Hook the task metrics once the service has built its TaskRunner."""
-        tasks = getattr(self.service, "tasks", None)
-        if tasks is not None:
-            tasks._observe = self._metrics.observe
 
     def _collect(self) -> Iterable[Any]:
         performers = GaugeMetricFamily(
@@ -254,7 +249,7 @@ class ExecutorOps(ServiceOps):
             performers.add_metric([status, health], count)
         yield performers
         tasks = getattr(self.service, "tasks", None)
-        running = len(getattr(tasks, "_running", {})) if tasks is not None else 0
+        running = tasks.running if tasks is not None else 0
         yield GaugeMetricFamily(
             "ponos_executor_tasks_in_flight", "Tasks being executed now", value=running
         )
@@ -317,8 +312,6 @@ async def run_with_ops(service: Any, ops: ServiceOps) -> None:
         await ops.start_server()
         if not await _start_unless_stopped(service, stop):
             return
-        if isinstance(ops, ExecutorOps):
-            ops.attach()
         ops.attach_storage()
         await stop.wait()
     finally:

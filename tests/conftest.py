@@ -43,3 +43,13 @@ def devnet_bn254():
     """As `devnet`, with BN254 keys for both operator sets."""
     with local_devnet(operators=3, curve="bn254") as net:
         yield net
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The crash, reorg and fault tests' counts, at the end of every run that ran them."""
+    from tests.support.counts import COUNTS
+
+    if COUNTS:
+        terminalreporter.section("reliability counts (exactly once, nothing lost)")
+        for line in COUNTS:
+            terminalreporter.write_line(line)

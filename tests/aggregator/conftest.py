@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from tests.support.cluster import COUNTS, DevnetCluster, devnet_cluster
+from tests.support.cluster import DevnetCluster, devnet_cluster
 
 LIAR = 2  # executor 2 answers payloads starting with b"lie:" wrongly
 
@@ -62,11 +62,3 @@ def logs(request) -> list[dict]:
 
 def events(logs: list[dict], message: str) -> list[dict]:
     return [e for e in logs if str(e.get("event", "")).startswith(message)]
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    """The crash, reorg and fault tests' counts, at the end of every run that ran them."""
-    if COUNTS:
-        terminalreporter.section("aggregator exactly-once counts")
-        for line in COUNTS:
-            terminalreporter.write_line(line)

@@ -23,9 +23,9 @@ from tests.support.cluster import (
     AggregatorProcess,
     account,
     aggregator_settings,
-    report_counts,
     write_config,
 )
+from tests.support.counts import report_counts
 
 pytestmark = pytest.mark.devnet
 

@@ -23,11 +23,11 @@ from tests.support.cluster import (
     account,
     aggregator_settings,
     load_aggregator_config,
-    report_counts,
     running_aggregator,
     wait_until,
     write_config,
 )
+from tests.support.counts import report_counts
 from tests.support.lying_performer import LIE_MARKER
 
 pytestmark = [pytest.mark.devnet, pytest.mark.asyncio(loop_factories=["uvloop"])]

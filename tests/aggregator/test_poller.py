@@ -18,7 +18,8 @@ from ponos.storage.aggregator_store import AggregatorStore
 from ponos.storage.memory import MemoryEngine
 from ponos.storage.records import TaskRecord
 from tests.aggregator.conftest import events
-from tests.support.cluster import report_counts, wait_until
+from tests.support.cluster import wait_until
+from tests.support.counts import report_counts
 from tests.support.rpc_proxy import Fault, RpcFaultProxy
 
 pytestmark = pytest.mark.devnet

@@ -18,12 +18,12 @@ from tests.support.cluster import (
     DevnetCluster,
     aggregator_settings,
     load_aggregator_config,
-    report_counts,
     running_aggregator,
     verified_logs,
     wait_until,
     write_config,
 )
+from tests.support.counts import report_counts
 
 pytestmark = [pytest.mark.devnet, pytest.mark.asyncio(loop_factories=["uvloop"])]
 

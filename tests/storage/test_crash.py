@@ -4,13 +4,14 @@ every acknowledged operation (30 cycles here; `make crash-test` runs 500)."""
 from __future__ import annotations
 
 from tests.storage.crash import CrashReport, apply_op, check_cycle, empty_state, run_crash_test
+from tests.support.counts import report_counts
 
 CYCLES = 30
 
 
 def test_no_acknowledged_operation_is_lost_across_random_sigkills(tmp_path):
     report = run_crash_test(CYCLES, tmp_path, seed=20261127)
-    print("\n" + report.summary())
+    report_counts(report.summary())
     assert report.cycles == CYCLES
     assert report.acknowledged_ops > CYCLES * 10
     assert report.failed_opens == 0, report.problems

@@ -358,16 +358,6 @@ class AggregatorProcess:
 
 
 # -- accounting ---------------------------------------------------------------------------
-COUNTS: list[str] = []  # shown in the test session's summary (tests/aggregator/conftest.py)
-
-
-def report_counts(line: str) -> None:
-    """Print a test's exactly-once counts and keep them for the session summary, so they are
-    visible in `make test` output whether or not the test passed."""
-    print(line)
-    COUNTS.append(line)
-
-
 @dataclass
 class Accounting:
     """Every created task must be verified on chain exactly once."""

@@ -29,7 +29,9 @@ def test_matches_eth_utils_and_differs_from_sha3() -> None:
 
 def test_accepts_bytes_like() -> None:
     data = os.urandom(64)
-    assert keccak.keccak256(bytearray(data)) == keccak.keccak256(memoryview(data)) == eth_keccak(data)
+    assert (
+        keccak.keccak256(bytearray(data)) == keccak.keccak256(memoryview(data)) == eth_keccak(data)
+    )
 
 
 def test_uses_the_c_extension() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -55,6 +56,8 @@ from ponos.storage.executor_store import ExecutorStore
 from ponos.storage.records import InflightTask, ProcessedTask
 
 logger = log.get_logger(__name__)
+# structlog drops a debug event only after building it (~10 µs); the stdlib level check is cached.
+_debug_enabled = logging.getLogger(__name__).isEnabledFor
 
 RESULT_VERSION = 1
 _DEADLINE_MARGIN = 0.25  # seconds kept to sign, store and answer before the caller gives up
@@ -200,7 +203,6 @@ class TaskRunner:
         )
         try:
             echoed, output = await self.performers.run_task(avs, task_id, request.payload, timeout)
-            await saving
             if echoed and echoed != task_id.encode():
                 raise RpcError(
                     "the performer answered for another task id", grpc.StatusCode.INTERNAL
@@ -211,6 +213,9 @@ class TaskRunner:
                     f"{self.limits.max_result_bytes} bytes (tasks.maxResultBytes)"
                 )
             record = await self._sign(task_id, avs, opset, ref_ts, block, output)
+            # Signing overlaps the in-flight record's fsync too; that record is durable (and
+            # its save succeeded) before the processed record replaces it.
+            await saving
         except BaseException as exc:
             # The save must land before the delete, or it would leave a stale record.
             await asyncio.wait([saving])
@@ -226,12 +231,13 @@ class TaskRunner:
         self._record("completed", time.time() - started)
         # Debug, not info: one line per task costs ~7% of the executor's CPU at full load;
         # task counts and latencies are metrics (the `observe` hook).
-        logger.debug(
-            "Task completed",
-            task_id=task_id,
-            avs=avs,
-            took_ms=round((time.time() - started) * 1000, 1),
-        )
+        if _debug_enabled(logging.DEBUG):
+            logger.debug(
+                "Task completed",
+                task_id=task_id,
+                avs=avs,
+                took_ms=round((time.time() - started) * 1000, 1),
+            )
         return record
 
     async def _sign(

@@ -1,6 +1,7 @@
 """SubmitTask through a real executor process to the hello performer, with durable in-flight
 tracking (RocksDB, syncWrites on), side by side with a bare grpc.aio echo round-trip measured
-in the same run; and the executor's memory per 10k processed tasks.
+in the same run (with the performer called directly, and through a bare grpc.aio proxy: the
+two hops with no work); and the executor's memory per 10k processed tasks.
 
 make bench BENCH=executor      (.venv/bin/python -m bench.run executor)
 
@@ -41,7 +42,7 @@ TASKS = {1: 1500, 64: 6000}
 MEMORY_BATCHES = 4  # of 10k tasks each, RSS read after each
 PERFORMER = [sys.executable, "-m", "ponos.performer"]
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
-PARTS_MS = 0.8  # grpc.aio server side + client call + TaskRunner.submit in-process, measured alone
+TASK_WORK_MS = 0.37  # TaskRunner.submit in-process (RocksDB, fsync, crypto), no gRPC
 FSYNC_MS = 0.35  # p50 of os.fdatasync after a small append on this machine's disk
 # The executor's event-loop thread while it holds the GIL, 64 clients: py-spy record --native
 # --gil on the `ponos executor run` process under this benchmark's load (2026-11-28). A
@@ -237,6 +238,18 @@ def _start_performer() -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+def _start_proxy(performer_port: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._proxy_server", str(port), str(performer_port)],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "proxy server ready"
+    return proc, port
+
+
 def _performer_requests(submissions: list[bytes]) -> list[bytes]:
     """The TaskRequests the executor sends the performer for these submissions."""
     out = []
@@ -252,6 +265,7 @@ async def _bench(net: LocalDevnet, tmp: Path) -> str:
     executor, executor_port, data_dir = _start_executor(net, tmp)
     echo, echo_port = _start_echo()
     direct, direct_port = _start_performer()
+    proxy, proxy_port = _start_proxy(direct_port)  # connects once the performer is up
     runs: dict[tuple[str, int], list[Run]] = {}
     try:
         await _wait_serving(f"127.0.0.1:{executor_port}", executor)
@@ -263,6 +277,7 @@ async def _bench(net: LocalDevnet, tmp: Path) -> str:
             ) as executor_channel,
             grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as echo_channel,
             grpc.aio.insecure_channel(f"127.0.0.1:{direct_port}") as performer_channel,
+            grpc.aio.insecure_channel(f"127.0.0.1:{proxy_port}") as proxy_channel,
         ):
             submit_stub = executor_pb2_grpc.ExecutorServiceStub(executor_channel)
             submit_raw = executor_channel.unary_unary(
@@ -272,7 +287,8 @@ async def _bench(net: LocalDevnet, tmp: Path) -> str:
             performer_call = performer_channel.unary_unary(
                 "/eigenlayer.hourglass.v1.performer.PerformerService/ExecuteTask"
             )
-            # Warm up all three (connections, caches of chain reads, the performer's channel).
+            proxy_call = proxy_channel.unary_unary("/bench.Proxy/Call")
+            # Warm up all four (connections, caches of chain reads, the performer's channel).
             warm = submissions.make(50)
             for request in warm:
                 await submit_stub.SubmitTask(
@@ -280,6 +296,7 @@ async def _bench(net: LocalDevnet, tmp: Path) -> str:
                 )
             await _drive(echo_call, warm, 4)
             await _drive(performer_call, _performer_requests(warm), 4)
+            await _drive(proxy_call, _performer_requests(warm), 4)
             [performer] = _children(executor.pid)
             for _ in range(REPEATS):
                 for concurrency, count in TASKS.items():
@@ -287,9 +304,13 @@ async def _bench(net: LocalDevnet, tmp: Path) -> str:
                     runs.setdefault(("echo", concurrency), []).append(
                         await _measured(echo_call, requests, concurrency, echo.pid)
                     )
+                    direct_requests = _performer_requests(requests)
                     runs.setdefault(("performer", concurrency), []).append(
+                        await _measured(performer_call, direct_requests, concurrency, direct.pid)
+                    )
+                    runs.setdefault(("proxy", concurrency), []).append(
                         await _measured(
-                            performer_call, _performer_requests(requests), concurrency, direct.pid
+                            proxy_call, direct_requests, concurrency, proxy.pid, direct.pid
                         )
                     )
                     runs.setdefault(("executor", concurrency), []).append(
@@ -302,7 +323,7 @@ async def _bench(net: LocalDevnet, tmp: Path) -> str:
                 processed += 10_000
                 memory.append((processed, _rss_kib(executor.pid), _dir_bytes(data_dir)))
     finally:
-        for proc in (executor, echo, direct):
+        for proc in (executor, echo, direct, proxy):
             proc.terminate()
             proc.wait(timeout=60)
     return _report(runs, rss_start, memory)
@@ -324,6 +345,7 @@ def _report(runs, rss_start: int, memory: list[tuple[int, int, int]]) -> str:
     kinds = (
         ("echo", "grpc.aio echo (1 hop)"),
         ("performer", "hello performer, called directly (1 hop)"),
+        ("proxy", "grpc.aio proxy to that performer (2 hops, no work)"),
         ("executor", "SubmitTask (2 hops, durable)"),
     )
     for concurrency in TASKS:
@@ -343,7 +365,7 @@ def _report(runs, rss_start: int, memory: list[tuple[int, int, int]]) -> str:
                     f"{median([r.p99_ms for r in data]):.2f}",
                     f"{rate / echo_rate:.2f}",
                     f"{median([r.server_cpu_ms for r in data]):.2f}",
-                    performer_cpu if kind == "executor" else "",
+                    performer_cpu if kind in ("executor", "proxy") else "",
                 ]
             )
     load = "load average {:.1f} / {:.1f} / {:.1f} (1/5/15 min) at the end".format(*os.getloadavg())
@@ -355,13 +377,25 @@ def _report(runs, rss_start: int, memory: list[tuple[int, int, int]]) -> str:
     cpu_ms = median([r.server_cpu_ms for r in runs[("executor", 64)]])
     perf_ms = median([r.performer_cpu_ms for r in runs[("executor", 64)]])
     echo_p50 = median([r.p50_ms for r in runs[("echo", 1)]])
-    floor_ms = 2 * echo_p50 + FSYNC_MS
+    proxy_p50 = median([r.p50_ms for r in runs[("proxy", 1)]])
+    floor_ms = proxy_p50 + FSYNC_MS
     floor_ratio = echo_p50 / floor_ms
+    proxy_1, proxy_64 = (
+        median([r.rate for r in runs[("proxy", c)]]) / median([r.rate for r in runs[("echo", c)]])
+        for c in (1, 64)
+    )
+    of_proxy_1, of_proxy_64 = (ratios[c] / (proxy_1 if c == 1 else proxy_64) for c in (1, 64))
+    ceiling = (
+        ": under the target itself, so nothing with these two hops meets it on this machine"
+        if max(proxy_1, proxy_64) < 0.4
+        else ""
+    )
+    proxy_cpu = median([r.server_cpu_ms for r in runs[("proxy", 64)]])
+    echo_cpu = median([r.server_cpu_ms for r in runs[("echo", 64)]])
     parts = (
-        "even the sum of its parts measured alone (~0.8 ms) is over that budget"
-        if budget_ms < PARTS_MS
-        else "only the sum of its parts measured alone (~0.8 ms), with nothing for the "
-        "hand-offs between them, would fit"
+        "the proxy's cost plus the task's work is over that budget"
+        if budget_ms < proxy_cpu + TASK_WORK_MS
+        else "only the proxy's cost plus the task's work, with nothing more, would fit"
     )
     memory_rows = [["0 (after start-up)", f"{rss_start / 1024:.0f}", "", ""]]
     previous = rss_start
@@ -386,21 +420,44 @@ def _report(runs, rss_start: int, memory: list[tuple[int, int, int]]) -> str:
 Command: `make bench BENCH=executor` (`.venv/bin/python -m bench.run executor`).
 Machine: {machine_line()}. Event loop: uvloop in every process.
 
-SubmitTask from a load generator to a real `ponos executor run` process (devnet config, ECDSA,
-RocksDB with syncWrites on) whose performer is the hello performer (`python -m ponos.performer`),
-against a bare grpc.aio echo server in its own process answering the same request bytes, and
-a hello performer of its own called directly with the requests the executor would send it
-(the second hop alone), in the same run, alternating, {REPEATS} repetitions ({TASKS[1]:,} calls
-with 1 client, {TASKS[64]:,} with 64; medians). Per task the executor verifies the
-aggregator's signature, calls the performer (second hop), signs the result and its auth
-digest, and makes two fsynced writes (in-flight record, then processed record + expiry index
-in one batch). Task ids are all new: no replays. "server CPU" is the CPU of the process
-answering the load generator (echo, performer or executor, all its threads).
+SubmitTask from a load generator to a real `ponos executor run` process (devnet config,
+ECDSA, RocksDB with syncWrites on) whose performer is the hello performer (`python -m
+ponos.performer`), against a bare grpc.aio echo server in its own process answering the same
+request bytes, a hello performer of its own called directly with the requests the executor
+would send it (the second hop alone), and a bare grpc.aio proxy that forwards those requests
+to that performer and returns its answer (the executor's two hops with none of its work), in
+the same run, alternating, {REPEATS} repetitions ({TASKS[1]:,} calls with 1 client,
+{TASKS[64]:,} with 64; medians). Per task the executor verifies the aggregator's signature,
+calls the performer (second hop), signs the result and its auth digest, and makes two
+fsynced writes (in-flight record, then processed record + expiry index in one batch). Task
+ids are all new: no replays. "server CPU" is the CPU of the process answering the load
+generator (echo, performer, proxy or executor, all its threads).
 
 {table(headers, rows)}
 
 Target >= 40% of the echo rate: {verdict}. {met} Machine {load}; other work on these 2
-shared cores moves every figure, so only the ratios within one run compare.
+shared cores moves every figure, so only the ratios within one run compare. The executor
+reaches {of_proxy_1:.0%} (1 client) and {of_proxy_64:.0%} (64 clients) of the bare proxy's
+rate, the two hops with no work.
+
+The two hops alone set the ceiling: the bare proxy, which does nothing but forward, reaches
+{proxy_1:.0%} of the echo rate with 1 client and {proxy_64:.0%} with 64{ceiling}. It costs
+{proxy_cpu:.2f} ms of CPU per call with 64 clients against the echo server's {echo_cpu:.2f}
+ms: a grpc.aio server side and a client call in one process, and the thread hand-offs
+between them. In the executor strace counts about eight cross-thread wake-ups per task (5.5
+one-byte writes from grpc.aio's poller thread to wake the loop, 2.3 eventfd kicks of gRPC's
+poller, the storage writer's wake-ups) and 22 futex calls under strace (GIL and queue
+hand-offs between the loop, gRPC's poller thread and the storage writer thread); 30% of its
+CPU is system time. On top of the proxy's cost the executor does the task's work:
+TaskRunner.submit measured in-process with RocksDB, fsync and the crypto but no gRPC costs
+~0.37 ms per task. At this run's echo rate with 64 clients, 40% leaves the executor
+**{budget_ms:.2f} ms** of CPU per task on its one event-loop thread; it spends {cpu_ms:.2f}
+ms, and {parts}, on 2 cores that also carry the load generator (~0.2 ms per call) and the
+performer ({perf_ms:.2f} ms per call here). With one client the path is latency-bound, not
+CPU-bound: the proxy's own round trip is {proxy_p50:.2f} ms (p50), and the processed
+record's fsync (~0.35 ms for an fdatasync on this disk; it must be durable before the
+answer) comes on top: {floor_ms:.2f} ms per call, **{floor_ratio:.0%}** of the echo rate
+before any work is done.
 
 What this round of tuning removed (py-spy on the executor under the 64-client load; before:
 1.64–1.70 ms of executor CPU per task, after: 1.26–1.35 ms, same harness, same day; this
@@ -414,28 +471,11 @@ fsync; the per-task debug event is not built when debug logging is off; the exec
 tasks per SubmitTask are created on its loop directly (`asyncio.ensure_future` looks the loop
 up, and on Python 3.11 that lookup is a `getpid()` system call).
 
-Why 40% stays out of reach on this machine, from a profile of the executor's event-loop
-thread while it holds the GIL (`py-spy record --native --gil`, 64 clients, 2026-11-28; it is
+Where the executor's time goes, from a profile of its event-loop thread while it holds the
+GIL (`py-spy record --native --gil`, 64 clients, 2026-11-28; it is
 the thread the throughput depends on):
 
 {profile_table}
-
-The echo server pays one server side of gRPC per call; the executor pays a server side and a
-client side, and then the thread hand-offs between them: strace counts about eight
-cross-thread wake-ups per task in the executor (5.5 one-byte writes from grpc.aio's poller
-thread to wake the loop, 2.3 eventfd kicks of gRPC's poller, the storage writer's wake-ups)
-and 22 futex calls under strace (GIL and queue hand-offs between the loop, gRPC's poller
-thread and the storage writer thread); 30% of the executor's CPU is system time. Measured
-alone, its parts add up to about 0.8 ms per task: a grpc.aio server side (~0.25 ms) and
-client call (~0.2 ms) on loopback, and TaskRunner.submit in-process with RocksDB, fsync and
-the crypto but no gRPC (~0.37 ms). At this run's echo rate with 64 clients, 40% leaves the
-executor **{budget_ms:.2f} ms** of CPU per task on its one event-loop thread; it spends
-{cpu_ms:.2f} ms, and {parts}, on 2 cores that also carry the load generator (~0.2 ms per
-call) and the performer ({perf_ms:.2f} ms per call here). With one client the path is
-latency-bound, not CPU-bound: two loopback round trips ({echo_p50:.2f} ms each in this run,
-the echo's own p50) plus the processed record's fsync (~0.35 ms for an fdatasync on this
-disk; it must be durable before the answer) put the floor at {floor_ms:.2f} ms per call,
-**{floor_ratio:.0%}** of the echo rate before any work is done.
 
 Memory per 10k processed tasks: **{growth:.1f} MiB** of RSS on average over the last
 {MEMORY_BATCHES} batches of 10k (and {disk_growth:.1f} MiB of data directory before

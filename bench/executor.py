@@ -450,14 +450,17 @@ poller, the storage writer's wake-ups) and 22 futex calls under strace (GIL and 
 hand-offs between the loop, gRPC's poller thread and the storage writer thread); 30% of its
 CPU is system time. On top of the proxy's cost the executor does the task's work:
 TaskRunner.submit measured in-process with RocksDB, fsync and the crypto but no gRPC costs
-~0.37 ms per task. At this run's echo rate with 64 clients, 40% leaves the executor
-**{budget_ms:.2f} ms** of CPU per task on its one event-loop thread; it spends {cpu_ms:.2f}
-ms, and {parts}, on 2 cores that also carry the load generator (~0.2 ms per call) and the
-performer ({perf_ms:.2f} ms per call here). With one client the path is latency-bound, not
-CPU-bound: the proxy's own round trip is {proxy_p50:.2f} ms (p50), and the processed
-record's fsync (~0.35 ms for an fdatasync on this disk; it must be durable before the
-answer) comes on top: {floor_ms:.2f} ms per call, **{floor_ratio:.0%}** of the echo rate
-before any work is done.
+~0.37 ms per task. Of the executor's own CPU, the durable store takes about 0.3 ms per task
+(measured apart, 2026-11-28, 64 clients: 1.00–1.14 ms per task with `storage.type: memory`,
+1.34–1.40 ms with RocksDB and syncWrites): the group-commit writer thread, the hand-offs to
+it and back, and the WAL fsync system calls. At this run's echo rate with 64 clients, 40%
+leaves the executor **{budget_ms:.2f} ms** of CPU per task on its one event-loop thread; it
+spends {cpu_ms:.2f} ms, and {parts}, on 2 cores that also carry the load generator (~0.2 ms
+per call) and the performer ({perf_ms:.2f} ms per call here). With one client the path is
+latency-bound, not CPU-bound: the proxy's own round trip is {proxy_p50:.2f} ms (p50), and
+the processed record's fsync (~0.35 ms for an fdatasync on this disk; it must be durable
+before the answer) comes on top: {floor_ms:.2f} ms per call, **{floor_ratio:.0%}** of the
+echo rate before any work is done.
 
 What this round of tuning removed (py-spy on the executor under the 64-client load; before:
 1.64–1.70 ms of executor CPU per task, after: 1.26–1.35 ms, same harness, same day; this

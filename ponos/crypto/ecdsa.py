@@ -8,21 +8,29 @@ like OpenZeppelin, rejects high-s signatures and out-of-range r or s.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import coincurve
-from eth_utils import is_hex_address, keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from ponos.crypto.errors import InvalidKey, InvalidSignature
+from ponos.crypto.keccak import keccak256
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_N = SECP256K1_N // 2
 SIGNATURE_SIZE = 65
+_HEX_ADDRESS = re.compile(r"(?:0[xX])?[0-9a-fA-F]{40}")  # as eth_utils.is_hex_address
+
+
+def _address_bytes(public_key: coincurve.PublicKey) -> bytes:
+    """The 20 address bytes: the last 20 bytes of keccak(X ‖ Y)."""
+    return keccak256(public_key.format(compressed=False)[1:])[12:]
 
 
 def address_of_public_key(public_key: coincurve.PublicKey) -> str:
-    """The checksummed Ethereum address: the last 20 bytes of keccak(X ‖ Y)."""
-    return to_checksum_address(keccak(public_key.format(compressed=False)[1:])[12:])
+    """The checksummed Ethereum address of a public key."""
+    return to_checksum_address(_address_bytes(public_key))
 
 
 class EcdsaPrivateKey:
@@ -95,8 +103,8 @@ def sign(private_key: EcdsaPrivateKey, digest: bytes) -> bytes:
     return raw[:64] + bytes([27 + raw[64]])
 
 
-def recover_address(digest: bytes, signature: bytes) -> str:
-    """The checksummed address that produced `signature` over `digest`."""
+def _recover(digest: bytes, signature: bytes) -> bytes:
+    """The 20 address bytes that produced `signature` over `digest`."""
     digest = _check_digest(digest)
     if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_SIZE:
         size = len(signature) if isinstance(signature, bytes | bytearray) else "not bytes"
@@ -118,17 +126,24 @@ def recover_address(digest: bytes, signature: bytes) -> str:
         )
     except Exception:  # libsecp256k1: no point with this r
         raise InvalidSignature("ECDSA signature does not recover to any public key") from None
-    return address_of_public_key(public_key)
+    return _address_bytes(public_key)
+
+
+def recover_address(digest: bytes, signature: bytes) -> str:
+    """The checksummed address that produced `signature` over `digest`."""
+    return to_checksum_address(_recover(digest, signature))
 
 
 def verify(digest: bytes, signature: bytes, expected_address: str) -> None:
     """Raise `InvalidSignature` unless `signature` over `digest` recovers to the address."""
-    if not isinstance(expected_address, str) or not is_hex_address(expected_address):
+    if not isinstance(expected_address, str) or not _HEX_ADDRESS.fullmatch(expected_address):
         raise InvalidSignature(f"expected signer {expected_address!r} is not a 0x address")
-    recovered = recover_address(digest, signature)
-    if recovered.lower() != expected_address.lower():
+    # Bytes, not checksummed text: the checksum (another keccak) only matters for a message.
+    recovered = _recover(digest, signature)
+    if recovered != bytes.fromhex(expected_address[-40:]):
         raise InvalidSignature(
-            f"ECDSA signature was made by {recovered}, not the expected {expected_address}"
+            f"ECDSA signature was made by {to_checksum_address(recovered)}, "
+            f"not the expected {expected_address}"
         )
 
 

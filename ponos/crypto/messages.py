@@ -7,9 +7,8 @@ A value that does not fit its field (a 31-byte task id, an operator set id ≥ 2
 
 from __future__ import annotations
 
-from eth_utils import keccak
-
 from ponos.crypto.errors import EncodingError
+from ponos.crypto.keccak import keccak256 as keccak
 
 ECDSA_CERTIFICATE_TYPEHASH = keccak(
     b"ECDSACertificate(uint32 referenceTimestamp,bytes32 messageHash)"

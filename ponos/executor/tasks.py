@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -55,6 +56,10 @@ from ponos.storage.executor_store import ExecutorStore
 from ponos.storage.records import InflightTask, ProcessedTask
 
 logger = log.get_logger(__name__)
+# structlog drops a debug event only after building it (~10 µs); the stdlib level check is cached.
+_debug_enabled = logging.getLogger(__name__).isEnabledFor
+
+T = TypeVar("T")
 
 RESULT_VERSION = 1
 _DEADLINE_MARGIN = 0.25  # seconds kept to sign, store and answer before the caller gives up
@@ -96,7 +101,16 @@ class TaskRunner:
         self._pool = crypto_pool
         self._observe = observe
         self._running: dict[str, asyncio.Future[ProcessedTask]] = {}  # task id -> execution
+        self._loop: asyncio.AbstractEventLoop | None = None  # bound on first use
         self.accepting = True
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """`loop.create_task` on the loop bound at first use: `asyncio.ensure_future` looks
+        the loop up each time, and on Python 3.11 that lookup is a getpid() system call."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.create_task(coro)
 
     async def _crypto(self, fn: Callable[..., Any], *args: Any) -> Any:
         """BN254 pairings and signatures (about 1 ms) go to the crypto threads."""
@@ -122,7 +136,7 @@ class TaskRunner:
             # does not cancel it (its deadline still bounds it), concurrent duplicates share
             # it, and its stored result answers later resubmissions.
             timeout = self._timeout(context)
-            running = asyncio.ensure_future(self._execute(fields, request, timeout))
+            running = self._spawn(self._execute(fields, request, timeout))
             self._running[task_id] = running
             running.add_done_callback(functools.partial(self._finished, task_id))
         record = await asyncio.shield(running)
@@ -191,7 +205,7 @@ class TaskRunner:
         started = time.time()
         # The in-flight record's fsync overlaps the performer call (one fsync less on the
         # task's latency); it is durable before the answer is signed and stored.
-        saving = asyncio.ensure_future(
+        saving = self._spawn(
             self.store.save_inflight(
                 InflightTask(
                     task_id, avs, opset, fields["aggregator_address"], started, started + timeout
@@ -200,7 +214,6 @@ class TaskRunner:
         )
         try:
             echoed, output = await self.performers.run_task(avs, task_id, request.payload, timeout)
-            await saving
             if echoed and echoed != task_id.encode():
                 raise RpcError(
                     "the performer answered for another task id", grpc.StatusCode.INTERNAL
@@ -211,6 +224,9 @@ class TaskRunner:
                     f"{self.limits.max_result_bytes} bytes (tasks.maxResultBytes)"
                 )
             record = await self._sign(task_id, avs, opset, ref_ts, block, output)
+            # Signing overlaps the in-flight record's fsync too; that record is durable (and
+            # its save succeeded) before the processed record replaces it.
+            await saving
         except BaseException as exc:
             # The save must land before the delete, or it would leave a stale record.
             await asyncio.wait([saving])
@@ -226,12 +242,13 @@ class TaskRunner:
         self._record("completed", time.time() - started)
         # Debug, not info: one line per task costs ~7% of the executor's CPU at full load;
         # task counts and latencies are metrics (the `observe` hook).
-        logger.debug(
-            "Task completed",
-            task_id=task_id,
-            avs=avs,
-            took_ms=round((time.time() - started) * 1000, 1),
-        )
+        if _debug_enabled(logging.DEBUG):
+            logger.debug(
+                "Task completed",
+                task_id=task_id,
+                avs=avs,
+                took_ms=round((time.time() - started) * 1000, 1),
+            )
         return record
 
     async def _sign(

@@ -117,10 +117,17 @@ class ExecutorMetrics(ServiceMetrics):
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # The labelled children per outcome: `labels()` takes a lock and validates its
+        # arguments, and `observe` is called once per task on the executor's event loop.
+        self._by_outcome: dict[str, tuple[Any, Any]] = {}
 
     def observe(self, outcome: str, seconds: float) -> None:
-        self.tasks.labels(outcome).inc()
-        self.task_latency.labels(outcome).observe(max(seconds, 0.0))
+        children = self._by_outcome.get(outcome)
+        if children is None:
+            children = (self.tasks.labels(outcome), self.task_latency.labels(outcome))
+            self._by_outcome[outcome] = children
+        children[0].inc()
+        children[1].observe(max(seconds, 0.0))
 
 
 def _gauge(

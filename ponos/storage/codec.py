@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -127,6 +128,15 @@ class RecordCodec(Generic[T]):
             elif fast is list or fast is dict:
                 scalar = False
         self._orjson = scalar
+        self._names = [name for name, *_ in self._fields]
+        self._get_all = operator.attrgetter(*self._names)
+
+    def replace(self, record: T, changes: dict[str, Any]) -> T:
+        """A copy of record with changes (field name -> value): `dataclasses.replace`
+        without its per-call field introspection."""
+        values = dict(zip(self._names, self._get_all(record), strict=True))
+        values.update(changes)
+        return self.cls(**values)
 
     def to_dict(self, record: T) -> dict[str, Any]:
         out = {name: getattr(record, name) for name in self._plain}

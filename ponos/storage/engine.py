@@ -77,12 +77,18 @@ class Txn(Batch):
         return self._reader.scan(prefix, start=start, end=end, reverse=reverse, limit=limit)
 
     def put(self, key: bytes, value: bytes) -> None:
-        super().put(key, value)
-        self._overlay[bytes(key)] = bytes(value)
+        if key.__class__ is not bytes or value.__class__ is not bytes:
+            if not isinstance(value, bytes | bytearray | memoryview):
+                raise InvalidRecord(f"value for {key!r} must be bytes")
+            key, value = bytes(key), bytes(value)
+        self.ops.append((key, value))
+        self._overlay[key] = value
 
     def delete(self, key: bytes) -> None:
-        super().delete(key)
-        self._overlay[bytes(key)] = None
+        if key.__class__ is not bytes:
+            key = bytes(key)
+        self.ops.append((key, None))
+        self._overlay[key] = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

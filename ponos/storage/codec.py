@@ -109,16 +109,25 @@ class RecordCodec(Generic[T]):
         self.cls = cls
         hints = typing.get_type_hints(cls)
         self._fields: list[tuple[str, type, Callable, bool, bool]] = []
+        self._defaults: list[Callable[[], Any] | None] = []  # makes a missing field's value
         self._plain: list[str] = []  # encoded as they are (str, int, float, bool, list, dict)
         self._special: list[tuple[str, Callable]] = []  # bytes and enums
         self._float_fields: list[str] = []
+        self._bases: list[Any] = []
         scalar = True
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
             tp = hints[field.name]
             decode, _encode, optional, fast = _field_codec(tp)
             has_default = field.default is not _MISSING or field.default_factory is not _MISSING
             self._fields.append((field.name, fast, decode, optional, has_default))
+            if field.default_factory is not _MISSING:
+                self._defaults.append(field.default_factory)
+            elif field.default is not _MISSING:
+                self._defaults.append(lambda value=field.default: value)
+            else:
+                self._defaults.append(None)
             base = _base_type(tp)
+            self._bases.append(base)
             if base is bytes or (isinstance(base, type) and issubclass(base, Enum)):
                 self._special.append((field.name, _encode))
             else:
@@ -130,6 +139,7 @@ class RecordCodec(Generic[T]):
         self._orjson = scalar
         self._names = [name for name, *_ in self._fields]
         self._get_all = operator.attrgetter(*self._names)
+        self._build = self._compile_build()
 
     def replace(self, record: T, changes: dict[str, Any]) -> T:
         """A copy of record with changes (field name -> value): `dataclasses.replace`
@@ -181,28 +191,81 @@ class RecordCodec(Generic[T]):
         parser that is not exact for big integers."""
         if not isinstance(data, dict):
             raise CorruptRecord(key, f"expected a JSON object for {self.cls.__name__}")
-        values: dict[str, Any] = {}
-        for name, fast, decode, optional, has_default in self._fields:
-            value = data.get(name, _MISSING)
-            if value.__class__ is fast:
+        try:
+            return self._build(data, key, exact)
+        except _Inexact:
+            return None
+        except ValueError:  # bytes.fromhex on malformed hex: find the field and say so
+            values = {}
+            for i, (name, fast, *_rest) in enumerate(self._fields):
+                value = data.get(name, _MISSING)
+                if value.__class__ is not fast:
+                    value = self._convert(i, value, key, exact)
                 values[name] = value
-                continue
-            if value is _MISSING:
-                if has_default:
-                    continue
-                raise CorruptRecord(key, f"{self.cls.__name__} field {name!r} is missing")
-            if value is None:
-                if not optional:
-                    raise CorruptRecord(key, f"{self.cls.__name__} field {name!r} is null")
-                values[name] = None
-                continue
-            if not exact and fast is int and value.__class__ is float:
-                return None
-            try:
-                values[name] = decode(value)
-            except (ValueError, TypeError) as exc:
-                raise CorruptRecord(key, f"{self.cls.__name__} field {name!r}: {exc}") from None
-        return self.cls(**values)
+            return self.cls(**values)
+
+    def _compile_build(self) -> Callable[[dict[str, Any], bytes, bool], T]:
+        """build(data, key, exact) -> record: one generated function, straight-line over
+        the fields (the way dataclasses generates __init__). A value that already has its
+        field's exact type, a null optional, 0x-hex bytes and an enum value are handled
+        inline; anything else goes through `_convert`, which checks it and names the
+        field in the error."""
+        namespace: dict[str, Any] = {
+            "MISSING": _MISSING,
+            "cls": self.cls,
+            "slow": self._convert,
+            "fromhex": bytes.fromhex,
+        }
+        lines = ["def build(data, key, exact):"]
+        for i, (name, fast, _decode, optional, _has_default) in enumerate(self._fields):
+            namespace[f"fast{i}"] = fast
+            base = self._bases[i]
+            lines.append(f"    v{i} = data.get({name!r}, MISSING)")
+            if optional:
+                lines.append(f"    if v{i} is None: pass")
+                keyword = "elif"
+            else:
+                keyword = "if"
+            if base is bytes:
+                lines.append(f"    {keyword} v{i}.__class__ is str and v{i}[:2] == '0x':")
+                lines.append(f"        v{i} = fromhex(v{i}[2:])")
+                lines.append("    else:")
+            elif isinstance(base, type) and issubclass(base, Enum):
+                namespace[f"members{i}"] = {m.value: m for m in base}
+                lines.append(f"    {keyword} v{i}.__class__ is str and v{i} in members{i}:")
+                lines.append(f"        v{i} = members{i}[v{i}]")
+                lines.append("    else:")
+            else:
+                lines.append(f"    {keyword} v{i}.__class__ is not fast{i}:")
+            lines.append(f"        v{i} = slow({i}, v{i}, key, exact)")
+        arguments = ", ".join(f"{name}=v{i}" for i, name in enumerate(self._names))
+        lines.append(f"    return cls({arguments})")
+        exec("\n".join(lines), namespace)  # field names are identifiers: nothing else is pasted
+        return namespace["build"]
+
+    def _convert(self, index: int, value: Any, key: bytes, exact: bool) -> Any:
+        """One field's value that is not already of the field's exact type: the default of a
+        missing field, None for an optional one, or the checked conversion."""
+        name, fast, decode, optional, _has_default = self._fields[index]
+        if value is _MISSING:
+            default = self._defaults[index]
+            if default is not None:
+                return default()
+            raise CorruptRecord(key, f"{self.cls.__name__} field {name!r} is missing")
+        if value is None:
+            if not optional:
+                raise CorruptRecord(key, f"{self.cls.__name__} field {name!r} is null")
+            return None
+        if not exact and fast is int and value.__class__ is float:
+            raise _Inexact()
+        try:
+            return decode(value)
+        except (ValueError, TypeError) as exc:
+            raise CorruptRecord(key, f"{self.cls.__name__} field {name!r}: {exc}") from None
+
+
+class _Inexact(Exception):
+    """An integer field was read as a float by a parser that is not exact for big ints."""
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))

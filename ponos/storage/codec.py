@@ -138,25 +138,50 @@ class RecordCodec(Generic[T]):
                 scalar = False
         self._orjson = scalar
         self._names = [name for name, *_ in self._fields]
+        # __init__ takes every field, in order: build the record with positional arguments
+        self._positional = all(
+            f.init and not f.kw_only
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        )
         self._get_all = operator.attrgetter(*self._names)
+        self._index = {name: i for i, name in enumerate(self._names)}
         self._build = self._compile_build()
+        self._to_dict = self._compile_to_dict()
 
     def replace(self, record: T, changes: dict[str, Any]) -> T:
         """A copy of record with changes (field name -> value): `dataclasses.replace`
         without its per-call field introspection."""
+        if self._positional:
+            args = list(self._get_all(record))
+            index = self._index
+            for name, value in changes.items():
+                i = index.get(name)
+                if i is None:
+                    raise TypeError(f"{self.cls.__name__} has no field {name!r}")
+                args[i] = value
+            return self.cls(*args)
         values = dict(zip(self._names, self._get_all(record), strict=True))
         values.update(changes)
         return self.cls(**values)
 
     def to_dict(self, record: T) -> dict[str, Any]:
-        out = {name: getattr(record, name) for name in self._plain}
-        for name, encode in self._special:
-            value = getattr(record, name)
-            out[name] = None if value is None else encode(value)
-        return out
+        return self._to_dict(record)
+
+    def _compile_to_dict(self) -> Callable[[T], dict[str, Any]]:
+        """to_dict(record) as one generated dict display: plain fields as they are, then
+        bytes as 0x-hex and enums by value (None stays None)."""
+        bases = dict(zip(self._names, self._bases, strict=True))
+        items = [f"{name!r}: r.{name}" for name in self._plain]
+        for name, _encode in self._special:
+            value = f"'0x' + r.{name}.hex()" if bases[name] is bytes else f"r.{name}.value"
+            items.append(f"{name!r}: None if r.{name} is None else {value}")
+        source = "def to_dict(r):\n    return {" + ", ".join(items) + "}"
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)  # field names are identifiers: nothing else is pasted
+        return namespace["to_dict"]
 
     def encode(self, record: T) -> bytes:
-        data = self.to_dict(record)
+        data = self._to_dict(record)
         if self._orjson:
             for name in self._float_fields:
                 value = data[name]
@@ -238,7 +263,10 @@ class RecordCodec(Generic[T]):
             else:
                 lines.append(f"    {keyword} v{i}.__class__ is not fast{i}:")
             lines.append(f"        v{i} = slow({i}, v{i}, key, exact)")
-        arguments = ", ".join(f"{name}=v{i}" for i, name in enumerate(self._names))
+        if self._positional:
+            arguments = ", ".join(f"v{i}" for i in range(len(self._names)))
+        else:
+            arguments = ", ".join(f"{name}=v{i}" for i, name in enumerate(self._names))
         lines.append(f"    return cls({arguments})")
         exec("\n".join(lines), namespace)  # field names are identifiers: nothing else is pasted
         return namespace["build"]

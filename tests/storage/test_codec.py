@@ -119,3 +119,12 @@ def test_an_integer_field_read_as_a_number_is_still_accepted_for_floats():
     decoded = TASK_CODEC.decode(KEY, json.dumps(data).encode())
     assert decoded.created_at == 1_764_000_000.0
     assert isinstance(decoded.created_at, float)
+
+
+def test_replace_copies_a_record_with_changes_and_leaves_the_original():
+    record = full_task()
+    changed = TASK_CODEC.replace(record, {"status": TaskStatus.COMPLETED, "attempts": 4})
+    assert changed == dataclasses.replace(record, status=TaskStatus.COMPLETED, attempts=4)
+    assert record.status is TaskStatus.PROCESSING and record.attempts == 3
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        TASK_CODEC.replace(record, {"nope": 1})

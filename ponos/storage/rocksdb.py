@@ -168,6 +168,7 @@ class RocksEngine(Engine):
         self.sync_writes = bool(config.sync_writes) and not read_only
         self._db = db
         self._families = families
+        self._families_by_prefix = {name.encode() + b"/": f for name, f in families.items()}
         self._handles = {name: db.get_column_family_handle(name) for name in families}
         self._handles_by_prefix = {name.encode(): (h, name) for name, h in self._handles.items()}
         self._write_options = WriteOptions()  # unsynced: durability comes from the WAL sync
@@ -274,6 +275,13 @@ class RocksEngine(Engine):
         return family
 
     def get(self, key: bytes) -> bytes | None:
+        head, sep, rest = key.partition(b"/")
+        family = self._families_by_prefix.get(head + sep)
+        if family is not None and not self._closed:  # the common case, without the checks
+            try:
+                return family.get(rest)
+            except Exception as exc:
+                raise rocks_error(exc, self.path or "") from None
         kind, rest = split_key(key)
         family = self._family(kind)
         if family is None:
@@ -637,6 +645,7 @@ class RocksEngine(Engine):
         self._closed = True
         self._handles.clear()
         self._handles_by_prefix.clear()
+        self._families_by_prefix.clear()
         _close_quietly(self._db, self._families)
 
 

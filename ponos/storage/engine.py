@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from ponos.storage.errors import InvalidRecord, StorageError, StoreClosed
@@ -56,7 +56,7 @@ class Txn(Batch):
     __slots__ = ("_overlay", "_reader")
 
     def __init__(self, reader: Engine) -> None:
-        super().__init__()
+        self.ops = []
         self._reader = reader
         self._overlay: dict[bytes, bytes | None] = {}
 
@@ -150,7 +150,8 @@ class Engine(ABC):
 
     # -- writes --------------------------------------------------------------------------
     @abstractmethod
-    async def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Any: ...
+    def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Awaitable[Any]:
+        """Start a write; the awaitable completes when it is durable (fn's result)."""
 
     async def write(self, batch: Batch | list[Op]) -> None:
         ops = batch.ops if isinstance(batch, Batch) else list(batch)

@@ -267,9 +267,8 @@ class AggregatorStore:
             old = self._read_task(txn, task_id)
             if old is None:
                 raise RecordNotFound("task", task_id)
-            changes["status"] = check_task_transition(old.status, to)
-            changes["updated_at"] = time.time()
-            new = TASK_CODEC.replace(old, changes)
+            target = check_task_transition(old.status, to)
+            new = TASK_CODEC.replace(old, {**changes, "status": target, "updated_at": time.time()})
             self._write_task(txn, new, old)
             return new
 

@@ -6,10 +6,10 @@ pending writes in submission order; a transact function reads through a view tha
 writes of the requests before it in the group. The pending writes become one WriteBatch
 holding each key once, with its last value (a counter bumped by every request of a group is
 written once); it is written unsynced, then one WAL sync makes the whole group durable, and
-only then is every request acknowledged. The sync is
-`flush_wal(sync=True)` rather than `write(..., sync=True)` because rocksdict releases the GIL
-during flush_wal but holds it during a synced write, which would stall the event loop for
-the whole fsync (docs/storage.md, "Durability").
+only then is every request acknowledged. The sync is `flush_wal(sync=True)` rather than
+`write(..., sync=True)` because rocksdict releases the GIL during flush_wal but holds it
+during a synced write, which would stall the event loop for the whole fsync
+(docs/storage.md, "Durability").
 """
 
 from __future__ import annotations

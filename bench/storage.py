@@ -248,7 +248,9 @@ async def bench_checkpoint(tmp: Path) -> tuple[list[list[object]], list[list[obj
     manager = SnapshotManager(
         engine, SnapshotsConfig(dir=str(tmp / "snaps"), retention=100, max_age=0)
     )
-    work = _tasks("lat", 6000)
+    # Enough pending tasks for 4 writers pacing at ~2 ms for the whole window (the
+    # checkpoint's verify can take 15 s); a writer that still runs out just stops.
+    work = _tasks("lat", 40_000)
     for i in range(0, len(work), 1000):
         await store.commit_range(1, cursor=1, blocks=[], tasks=work[i : i + 1000])
     ids = iter([t.task_id for t in work])
@@ -257,7 +259,9 @@ async def bench_checkpoint(tmp: Path) -> tuple[list[list[object]], list[list[obj
 
     async def writer() -> None:
         while not stop.is_set():
-            tid = next(ids)
+            tid = next(ids, None)
+            if tid is None:
+                return
             t0 = time.perf_counter()
             await store.transition(tid, TaskStatus.PROCESSING)
             latencies.append((t0, time.perf_counter() - t0))

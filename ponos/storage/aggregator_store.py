@@ -49,6 +49,8 @@ def _block_key(chain_id: int, number: int) -> bytes:
 
 
 def _task_key(task_id: str) -> bytes:
+    if task_id.__class__ is str and "/" not in task_id:
+        return b"task/" + task_id.encode()  # make_key's result, without its general loop
     return make_key("task", task_id)
 
 
@@ -60,7 +62,10 @@ def _counter_key(status: TaskStatus) -> bytes:
 
 
 def _status_index_key(task: TaskRecord) -> bytes:
-    return make_key("task_status", task.status.value, task.avs_address, task.task_id)
+    avs, tid = task.avs_address, task.task_id
+    if avs.__class__ is str and tid.__class__ is str and "/" not in avs and "/" not in tid:
+        return f"task_status/{task.status.value}/{avs}/{tid}".encode()  # as make_key
+    return make_key("task_status", task.status.value, avs, tid)
 
 
 def _block_index_key(task: TaskRecord) -> bytes:
@@ -366,8 +371,8 @@ class AggregatorStore:
 
     @staticmethod
     def _bump(txn: Txn, status: TaskStatus, delta: int) -> None:
-        key = _counter_key(status)
-        txn.put(key, str(_decode_count(key, txn.get(key)) + delta).encode())
+        key = _COUNTER_KEYS[status]
+        txn.put(key, b"%d" % (_decode_count(key, txn.get(key)) + delta))
 
     def _write_task(self, txn: Txn, new: TaskRecord, old: TaskRecord | None) -> None:
         """The record, the index entries that changed, the counters of a status change."""

@@ -80,13 +80,14 @@ class _GroupView:
 
     def __init__(self, writer: GroupCommitWriter) -> None:
         self._writer = writer
+        self._committed_get = writer.target.get
         self.pending: dict[bytes, tuple[Any, ...]] = {}  # key -> resolved (key, value, ...)
 
     def get(self, key: bytes) -> bytes | None:
         entry = self.pending.get(key)
         if entry is not None:
             return entry[1]
-        return self._writer.target.get(key)
+        return self._committed_get(key)
 
     def scan(self, prefix: bytes, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]:
         self._writer.write_pending()

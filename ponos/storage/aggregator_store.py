@@ -49,18 +49,31 @@ def _block_key(chain_id: int, number: int) -> bytes:
 
 
 def _task_key(task_id: str) -> bytes:
+    if task_id.__class__ is str and "/" not in task_id:
+        return b"task/" + task_id.encode()  # make_key's result, without its general loop
     return make_key("task", task_id)
 
 
+_COUNTER_KEYS = {s: make_key("counter", "task", s.value) for s in TaskStatus}
+
+
 def _counter_key(status: TaskStatus) -> bytes:
-    return make_key("counter", "task", status.value)
+    return _COUNTER_KEYS[status]
+
+
+def _status_index_key(task: TaskRecord) -> bytes:
+    avs, tid = task.avs_address, task.task_id
+    if avs.__class__ is str and tid.__class__ is str and "/" not in avs and "/" not in tid:
+        return f"task_status/{task.status.value}/{avs}/{tid}".encode()  # as make_key
+    return make_key("task_status", task.status.value, avs, tid)
+
+
+def _block_index_key(task: TaskRecord) -> bytes:
+    return make_key("task_block", task.chain_id, task.block_number, task.task_id)
 
 
 def _index_keys(task: TaskRecord) -> set[bytes]:
-    return {
-        make_key("task_status", task.status.value, task.avs_address, task.task_id),
-        make_key("task_block", task.chain_id, task.block_number, task.task_id),
-    }
+    return {_status_index_key(task), _block_index_key(task)}
 
 
 def _decode_count(key: bytes, raw: bytes | None) -> int:
@@ -251,7 +264,7 @@ class AggregatorStore:
     ) -> TaskRecord:
         """Validated status change; record, status index and counters in one batch."""
         task_id = normalize_task_id(task_id)
-        changes = self._check_fields(fields)
+        changes = self._check_fields(fields) if fields else {}
         if reason is not None:
             changes["reason"] = reason
 
@@ -260,7 +273,7 @@ class AggregatorStore:
             if old is None:
                 raise RecordNotFound("task", task_id)
             target = check_task_transition(old.status, to)
-            new = dataclasses.replace(old, **changes, status=target, updated_at=time.time())
+            new = TASK_CODEC.replace(old, {**changes, "status": target, "updated_at": time.time()})
             self._write_task(txn, new, old)
             return new
 
@@ -275,7 +288,7 @@ class AggregatorStore:
             old = self._read_task(txn, task_id)
             if old is None:
                 raise RecordNotFound("task", task_id)
-            new = dataclasses.replace(old, **changes, updated_at=time.time())
+            new = TASK_CODEC.replace(old, {**changes, "updated_at": time.time()})
             self._write_task(txn, new, old)
             return new
 
@@ -358,16 +371,29 @@ class AggregatorStore:
 
     @staticmethod
     def _bump(txn: Txn, status: TaskStatus, delta: int) -> None:
-        key = _counter_key(status)
-        txn.put(key, str(_decode_count(key, txn.get(key)) + delta).encode())
+        key = _COUNTER_KEYS[status]
+        txn.put(key, b"%d" % (_decode_count(key, txn.get(key)) + delta))
 
     def _write_task(self, txn: Txn, new: TaskRecord, old: TaskRecord | None) -> None:
-        new_index = _index_keys(new)
-        old_index = _index_keys(old) if old is not None else set()
-        for key in sorted(old_index - new_index):
-            txn.delete(key)
-        for key in sorted(new_index - old_index):
-            txn.put(key, b"")
+        """The record, the index entries that changed, the counters of a status change."""
+        if old is None:
+            txn.put(_status_index_key(new), b"")
+            txn.put(_block_index_key(new), b"")
+        else:
+            if (
+                old.status != new.status
+                or old.avs_address != new.avs_address
+                or old.task_id != new.task_id
+            ):
+                txn.delete(_status_index_key(old))
+                txn.put(_status_index_key(new), b"")
+            if (
+                old.chain_id != new.chain_id
+                or old.block_number != new.block_number
+                or old.task_id != new.task_id
+            ):
+                txn.delete(_block_index_key(old))
+                txn.put(_block_index_key(new), b"")
         txn.put(_task_key(new.task_id), TASK_CODEC.encode(new))
         if old is None:
             self._bump(txn, new.status, 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from ponos.storage.errors import InvalidRecord, StorageError, StoreClosed
@@ -56,7 +56,7 @@ class Txn(Batch):
     __slots__ = ("_overlay", "_reader")
 
     def __init__(self, reader: Engine) -> None:
-        super().__init__()
+        self.ops = []
         self._reader = reader
         self._overlay: dict[bytes, bytes | None] = {}
 
@@ -77,12 +77,18 @@ class Txn(Batch):
         return self._reader.scan(prefix, start=start, end=end, reverse=reverse, limit=limit)
 
     def put(self, key: bytes, value: bytes) -> None:
-        super().put(key, value)
-        self._overlay[bytes(key)] = bytes(value)
+        if key.__class__ is not bytes or value.__class__ is not bytes:
+            if not isinstance(value, bytes | bytearray | memoryview):
+                raise InvalidRecord(f"value for {key!r} must be bytes")
+            key, value = bytes(key), bytes(value)
+        self.ops.append((key, value))
+        self._overlay[key] = value
 
     def delete(self, key: bytes) -> None:
-        super().delete(key)
-        self._overlay[bytes(key)] = None
+        if key.__class__ is not bytes:
+            key = bytes(key)
+        self.ops.append((key, None))
+        self._overlay[key] = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -144,7 +150,8 @@ class Engine(ABC):
 
     # -- writes --------------------------------------------------------------------------
     @abstractmethod
-    async def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Any: ...
+    def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Awaitable[Any]:
+        """Start a write; the awaitable completes when it is durable (fn's result)."""
 
     async def write(self, batch: Batch | list[Op]) -> None:
         ops = batch.ops if isinstance(batch, Batch) else list(batch)

@@ -19,8 +19,18 @@ PERFORMER_RUNTIMES = ("process", "docker", "endpoint")
 PERFORMER_SLOTS = ("current", "staged")
 
 
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
+
 def normalize_task_id(task_id: str) -> str:
     """A task id is 0x + 64 hex digits; stored lowercase."""
+    if (
+        task_id.__class__ is str
+        and len(task_id) == 66
+        and task_id[:2] == "0x"
+        and not task_id[2:].strip(_HEX_DIGITS)
+    ):
+        return task_id.lower()  # the common case, without the regular expression
     if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
         raise InvalidRecord(f"task id {task_id!r} is not 0x followed by 64 hex digits")
     return task_id.lower()

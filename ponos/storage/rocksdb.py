@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from ponos.storage.errors import (
     DatabaseCorrupt,
     DatabaseLocked,
     DiskFull,
+    InvalidRecord,
     NotADatabase,
     NotWritable,
     PonosError,
@@ -84,6 +85,10 @@ def _default_config(read_only: bool) -> Any:
 
 
 _SCHEMA_REST = split_key(SCHEMA_KEY)[1]
+
+_Resolved = tuple[bytes, bytes | None, Any, bytes, str]
+"""One write op checked for the writer: key, value, column family handle, key within the
+family, kind."""
 
 
 def rocks_error(exc: BaseException, path: str) -> BaseException:
@@ -163,7 +168,9 @@ class RocksEngine(Engine):
         self.sync_writes = bool(config.sync_writes) and not read_only
         self._db = db
         self._families = families
+        self._families_by_prefix = {name.encode() + b"/": f for name, f in families.items()}
         self._handles = {name: db.get_column_family_handle(name) for name in families}
+        self._handles_by_prefix = {name.encode(): (h, name) for name, h in self._handles.items()}
         self._write_options = WriteOptions()  # unsynced: durability comes from the WAL sync
         self._maintenance = asyncio.Lock()
         self._dirty: dict[str, int] = defaultdict(int)
@@ -268,6 +275,13 @@ class RocksEngine(Engine):
         return family
 
     def get(self, key: bytes) -> bytes | None:
+        head, sep, rest = key.partition(b"/")
+        family = self._families_by_prefix.get(head + sep)
+        if family is not None and not self._closed:  # the common case, without the checks
+            try:
+                return family.get(rest)
+            except Exception as exc:
+                raise rocks_error(exc, self.path or "") from None
         kind, rest = split_key(key)
         family = self._family(kind)
         if family is None:
@@ -363,36 +377,47 @@ class RocksEngine(Engine):
         return n
 
     # -- writes --------------------------------------------------------------------------
-    async def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Any:
+    def _submit(self, ops: list[Op] | None, fn: Callable[[Txn], Any] | None) -> Awaitable[Any]:
+        # The writer's future itself (no coroutine of its own): one frame less to create
+        # and resume per write; the callers await it inside their own coroutines.
         if self._writer is None:
             raise ReadOnlyEngine(self.path or "")
         self._check_open()
-        return await self._writer.submit(ops, fn)
+        return self._writer.submit(ops, fn)
 
     # Writer-thread side of group commit (see writer.py).
-    def new_batch(self) -> WriteBatch:
-        return WriteBatch(raw_mode=True)
-
-    def add_ops(self, batch: WriteBatch, ops: list[Op]) -> None:
-        """Add one request's ops to the group batch: all of them, or none."""
+    def resolve_ops(self, ops: list[Op]) -> list[_Resolved]:
+        """(key, value, column family handle, key within the family, kind) for each op;
+        raises if any op names an unknown kind or has a value that is not bytes."""
+        handles = self._handles_by_prefix
         resolved = []
         for key, value in ops:
-            kind, rest = split_key(key)
-            handle = self._handles.get(kind)
-            if handle is None:
+            head, sep, rest = key.partition(b"/")
+            found = handles.get(head) if sep else None
+            if found is None:
+                kind, rest = split_key(key)
                 self._check_kind(kind)
                 raise StorageError(f"record kind {kind!r} is missing from {self.path}")
-            resolved.append((kind, rest, value, handle))
-        with self._dirty_lock:
-            for kind, rest, value, handle in resolved:
-                if value is None:
-                    batch.delete(rest, handle)
-                else:
-                    batch.put(rest, value, handle)
-                self._dirty[kind] += 1
+            if value is not None and value.__class__ is not bytes:
+                if not isinstance(value, bytes | bytearray | memoryview):
+                    raise InvalidRecord(f"value for {key!r} must be bytes")
+                value = bytes(value)
+            resolved.append((key, value, found[0], rest, found[1]))
         self.write_ops_total += len(ops)
+        return resolved
 
-    def write_batch(self, batch: WriteBatch) -> None:
+    def write_resolved(self, entries: Iterable[_Resolved]) -> None:
+        batch = WriteBatch(raw_mode=True)
+        touched: dict[str, int] = {}
+        for _key, value, handle, rest, kind in entries:
+            if value is None:
+                batch.delete(rest, handle)
+            else:
+                batch.put(rest, value, handle)
+            touched[kind] = touched.get(kind, 0) + 1
+        with self._dirty_lock:
+            for kind, n in touched.items():
+                self._dirty[kind] += n
         self._db.write(batch, self._write_options)
 
     def sync_wal(self) -> None:
@@ -621,6 +646,8 @@ class RocksEngine(Engine):
     def _close_now(self) -> None:
         self._closed = True
         self._handles.clear()
+        self._handles_by_prefix.clear()
+        self._families_by_prefix.clear()
         _close_quietly(self._db, self._families)
 
 

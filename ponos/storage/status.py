@@ -52,7 +52,10 @@ def is_terminal(status: TaskStatus) -> bool:
 
 def check_task_transition(current: TaskStatus | str, target: TaskStatus | str) -> TaskStatus:
     """Return the target status, or raise InvalidTransition naming both states."""
-    cur, tgt = _parse(TaskStatus, "task", current, target)
+    if current.__class__ is TaskStatus and target.__class__ is TaskStatus:
+        cur, tgt = current, target
+    else:
+        cur, tgt = _parse(TaskStatus, "task", current, target)
     if tgt not in TASK_TRANSITIONS[cur]:
         raise InvalidTransition("task", cur.value, tgt.value)
     return tgt

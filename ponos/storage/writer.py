@@ -1,13 +1,15 @@
 """Group commit: one writer thread turns concurrent write requests into one WriteBatch
 and one fsync.
 
-Each request (a list of ops, or a transact function) is checked and added to the group's
-WriteBatch in submission order; a transact function reads through a view that sees the
-writes of the requests before it in the group. The batch is written unsynced, then one WAL
-sync makes the whole group durable, and only then is every request acknowledged. The sync is
-`flush_wal(sync=True)` rather than `write(..., sync=True)` because rocksdict releases the GIL
-during flush_wal but holds it during a synced write, which would stall the event loop for
-the whole fsync (docs/storage.md, "Durability").
+Each request (a list of ops, or a transact function) is checked and merged into the group's
+pending writes in submission order; a transact function reads through a view that sees the
+writes of the requests before it in the group. The pending writes become one WriteBatch
+holding each key once, with its last value (a counter bumped by every request of a group is
+written once); it is written unsynced, then one WAL sync makes the whole group durable, and
+only then is every request acknowledged. The sync is `flush_wal(sync=True)` rather than
+`write(..., sync=True)` because rocksdict releases the GIL during flush_wal but holds it
+during a synced write, which would stall the event loop for the whole fsync
+(docs/storage.md, "Durability").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from ponos.storage.engine import Op, Txn
@@ -31,12 +33,11 @@ class GroupTarget(Protocol):
 
     def scan(self, prefix: bytes, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]: ...
 
-    def new_batch(self) -> Any: ...
+    def resolve_ops(self, ops: list[Op]) -> list[tuple[Any, ...]]:
+        """Check one request's ops; (key, value, ...) for each, or raise (nothing changes)."""
 
-    def add_ops(self, batch: Any, ops: list[Op]) -> None:
-        """Add all ops to batch, or raise without adding any."""
-
-    def write_batch(self, batch: Any) -> None: ...
+    def write_resolved(self, entries: Iterable[tuple[Any, ...]]) -> None:
+        """Write resolved ops (each key once) as one atomic, unsynced batch."""
 
     def sync_wal(self) -> None: ...
 
@@ -79,12 +80,14 @@ class _GroupView:
 
     def __init__(self, writer: GroupCommitWriter) -> None:
         self._writer = writer
-        self.pending: dict[bytes, bytes | None] = {}
+        self._committed_get = writer.target.get
+        self.pending: dict[bytes, tuple[Any, ...]] = {}  # key -> resolved (key, value, ...)
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self.pending:
-            return self.pending[key]
-        return self._writer.target.get(key)
+        entry = self.pending.get(key)
+        if entry is not None:
+            return entry[1]
+        return self._committed_get(key)
 
     def scan(self, prefix: bytes, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]:
         self._writer.write_pending()
@@ -107,7 +110,6 @@ class GroupCommitWriter:
         self._max_group = max_group
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
-        self._batch: Any = None
         self._batch_requests: list[_Request] = []
         self._view = _GroupView(self)
         self._written: list[_Request] = []
@@ -161,11 +163,10 @@ class GroupCommitWriter:
         """Write the group's batch so far (unsynced); its requests wait for the sync."""
         if not self._batch_requests:
             return
-        batch, requests = self._batch, self._batch_requests
-        self._batch, self._batch_requests = None, []
-        self._view.pending = {}
+        pending, requests = self._view.pending, self._batch_requests
+        self._view.pending, self._batch_requests = {}, []
         try:
-            self.target.write_batch(batch)
+            self.target.write_resolved(pending.values())
             self._written.extend(requests)
         except BaseException as exc:
             error = self.target.map_error(exc)
@@ -189,15 +190,14 @@ class GroupCommitWriter:
             if not ops:
                 continue
             try:
-                if self._batch is None:
-                    self._batch = self.target.new_batch()
-                self.target.add_ops(self._batch, ops)
+                resolved = self.target.resolve_ops(ops)
             except BaseException as exc:
                 request.error = self.target.map_error(exc)
                 continue
             self._batch_requests.append(request)
-            for key, value in ops:
-                self._view.pending[key] = value
+            pending = self._view.pending
+            for entry in resolved:
+                pending[entry[0]] = entry
         self.write_pending()
         if self._written and self._sync:
             try:

@@ -185,6 +185,22 @@ async def test_update_task_changes_fields_but_never_the_status(store):
         await store.update_task(task_id(1), colour="blue")
 
 
+async def test_changing_indexed_fields_moves_the_index_entries(store):
+    await store.commit_range(1, cursor=10, blocks=[], tasks=[task(1, block_number=10)])
+    await store.update_task(task_id(1), avs_address=AVS_B.upper().replace("0X", "0x"))
+    assert [t.task_id for t in store.list_tasks(TaskStatus.PENDING, avs=AVS_B)] == [task_id(1)]
+    assert store.list_tasks(TaskStatus.PENDING, avs=AVS_A) == []
+    await store.transition(task_id(1), TaskStatus.PROCESSING, block_number=12)
+    assert [t.task_id for t in store.list_tasks(TaskStatus.PROCESSING, avs=AVS_B)] == [task_id(1)]
+    assert store.list_tasks(TaskStatus.PENDING) == []
+    assert store.count_by_status()[TaskStatus.PROCESSING] == 1
+    assert store.count_by_status()[TaskStatus.PENDING] == 0
+    assert store.verify() == []
+    removed = await store.rollback_to(1, 11)  # the block index moved to 12 with the task
+    assert [t.task_id for t in removed] == [task_id(1)]
+    assert store.verify() == []
+
+
 async def test_list_tasks_by_status_set_avs_and_limit(store):
     tasks = [task(i, avs=AVS_A if i % 2 else AVS_B) for i in range(6)]
     await store.commit_range(1, cursor=10, blocks=[], tasks=tasks)

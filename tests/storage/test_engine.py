@@ -202,3 +202,14 @@ async def test_a_failing_request_does_not_affect_the_others_in_its_group(make_en
     assert results[0] is None and results[3] is None
     assert isinstance(results[1], ValueError) and isinstance(results[2], InvalidRecord)
     assert [k for k, _v in engine.scan(b"task/")] == [b"task/a", b"task/c"]
+
+
+async def test_writes_of_one_key_in_flight_together_land_in_submission_order(make_engine):
+    engine = make_engine()
+    await asyncio.gather(*(engine.put(b"counter/k", str(i).encode()) for i in range(200)))
+    assert engine.get(b"counter/k") == b"199"
+    await asyncio.gather(engine.put(b"counter/gone", b"1"), engine.delete(b"counter/gone"))
+    assert engine.get(b"counter/gone") is None
+    await asyncio.gather(engine.delete(b"counter/back"), engine.put(b"counter/back", b"2"))
+    assert engine.get(b"counter/back") == b"2"
+    assert engine.stats()["write_ops_total"] >= 204

@@ -20,6 +20,7 @@ from ponos.storage.errors import (
     DatabaseCorrupt,
     DatabaseLocked,
     DiskFull,
+    InvalidRecord,
     NotADatabase,
     NotWritable,
     SchemaMismatch,
@@ -92,6 +93,25 @@ async def test_unsynced_mode_skips_wal_syncs(tmp_path):
         await engine.put(b"task/a", b"1")
         assert engine.stats()["write_syncs_total"] == 0
         assert engine.get(b"task/a") == b"1"
+    finally:
+        await engine.close()
+
+
+async def test_a_value_that_is_not_bytes_fails_its_own_request_only(tmp_path):
+    import asyncio
+
+    engine = RocksEngine.open(tmp_path / "db", RocksDBConfig(), "aggregator")
+    try:
+        results = await asyncio.gather(
+            engine.put(b"task/a", b"1"),
+            engine.write([(b"task/b", b"2"), (b"task/c", "text")]),  # type: ignore[list-item]
+            engine.write([(b"task/d", bytearray(b"4"))]),  # type: ignore[list-item]
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], InvalidRecord)
+        assert "must be bytes" in str(results[1])
+        assert list(engine.scan(b"task/")) == [(b"task/a", b"1"), (b"task/d", b"4")]
     finally:
         await engine.close()
 

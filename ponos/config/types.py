@@ -27,7 +27,7 @@ _UNIT_SECONDS = {
     "h": 3600,
     "d": 86400,
 }
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 
 
 def parse_duration(value: Any) -> float:

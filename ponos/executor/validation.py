@@ -6,9 +6,9 @@ import re
 
 from ponos.executor.errors import InvalidArgument
 
-_TASK_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TASK_ID = re.compile(r"0x[0-9a-fA-F]{64}\Z")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 SUPPORTED_SUBMISSION_VERSIONS = (1,)
 

@@ -14,7 +14,7 @@ import re
 
 from ponos.performer.server import TaskError
 
-_HEX_TEXT = re.compile(rb"^(0[xX])?[0-9a-fA-F]+$")
+_HEX_TEXT = re.compile(rb"(0[xX])?[0-9a-fA-F]+\Z")
 MAX_PAYLOAD = 1 << 16
 
 

@@ -10,8 +10,8 @@ from ponos.storage.codec import RecordCodec
 from ponos.storage.errors import InvalidRecord
 from ponos.storage.status import DeploymentStatus, TaskStatus
 
-_TASK_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_TASK_ID = re.compile(r"0x[0-9a-fA-F]{64}\Z")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 
 PerformerRuntime = Literal["process", "docker", "endpoint"]
 PerformerSlot = Literal["current", "staged"]

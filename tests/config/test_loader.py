@@ -185,6 +185,7 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path, mon
         (("grpcPort: 9090", "grpcPort: nine"), "grpcPort"),
         (('type: "memory"', 'type: "mysql"'), "storage.type"),
         ((f'  address: "{A1}"\n', ""), "operator.address"),
+        ((f'  address: "{A1}"', f'  address: "{A1}\\n"'), "operator.address"),
         (("chainId: 31337\navsPerformers", "chainId: [1]\navsPerformers"), "l1Chain.chainId"),
         (('tag: "latest"', 'tag: "latest"\n    deploymentMode: "kubernetes"'), "avsPerformers[0]"),
     ],

@@ -171,6 +171,8 @@ async def test_missing_tasks_and_bad_ids_are_clear_errors(store):
         await store.delete_task(task_id(404))
     with pytest.raises(InvalidRecord, match="64 hex"):
         store.get_task("0x1234")
+    with pytest.raises(InvalidRecord, match="64 hex"):
+        store.get_task(task_id(404) + "\n")  # a regex `$` would let this through
     assert store.get_task(task_id(404)) is None
 
 

@@ -5,12 +5,11 @@ returning its answer, no protobuf decoding."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 
 import grpc
 
+from bench._raw_grpc import serve_raw
 from ponos.runtime import run
 
 EXECUTE_TASK = "/eigenlayer.hourglass.v1.performer.PerformerService/ExecuteTask"
@@ -23,21 +22,7 @@ async def serve(port: int, performer_port: int) -> None:
         async def call(request: bytes, context) -> bytes:
             return await execute(request, timeout=60)
 
-        server = grpc.aio.server()
-        handler = grpc.method_handlers_generic_handler(
-            "bench.Proxy", {"Call": grpc.unary_unary_rpc_method_handler(call)}
-        )
-        server.add_generic_rpc_handlers((handler,))
-        if server.add_insecure_port(f"127.0.0.1:{port}") == 0:
-            raise OSError(f"cannot listen on 127.0.0.1:{port}")
-        await server.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        print("proxy server ready", flush=True)
-        await stop.wait()
-        await server.stop(0)
+        await serve_raw(port, "bench.Proxy", "Call", call)
 
 
 if __name__ == "__main__":

@@ -222,7 +222,7 @@ def _start_echo() -> tuple[subprocess.Popen, int]:
         cwd=ROOT,
     )
     assert proc.stdout is not None
-    proc.stdout.readline()  # "echo server ready"
+    proc.stdout.readline()  # "bench.Echo server ready"
     return proc, port
 
 
@@ -246,7 +246,7 @@ def _start_proxy(performer_port: int) -> tuple[subprocess.Popen, int]:
         cwd=ROOT,
     )
     assert proc.stdout is not None
-    proc.stdout.readline()  # "proxy server ready"
+    proc.stdout.readline()  # "bench.Proxy server ready"
     return proc, port
 
 

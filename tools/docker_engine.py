@@ -3,9 +3,11 @@
 Developer machines and CI here have the Docker CLI at most, no engine, and no image registry
 within reach. As root with apt, this fetches Debian's docker.io, containerd and runc with
 `apt-get download`, unpacks them into .tools/docker/ (nothing is installed system-wide) and runs
-dockerd with its data, state and socket under .tools/: loopback only, with no default bridge, no
-iptables rules on the host and no IP forwarding. (iptables is unpacked too, for the rules the
-embedded DNS server needs inside containers on user-defined networks, e.g. Docker Compose's.)
+dockerd with its data, state and socket under .tools/, with no iptables rules on the host, no
+IP forwarding and no NAT: containers reach nothing beyond this machine; the default bridge
+stays, and ports published on 127.0.0.1 (through Docker's userland proxy) reach the host only.
+(iptables is unpacked too, for the rules the embedded DNS server needs inside containers on
+user-defined networks, e.g. Docker Compose's.)
 Images are built without a single pull:
 
 - `ponos-base:bookworm`: Debian bookworm minbase with python3 (3.11, the project's Python),
@@ -313,8 +315,9 @@ class LocalEngine:
             "--exec-root", str(self.exec_root),
             "--pidfile", str(self.pidfile),
             "-H", self.docker_host,
-            # Loopback only: no default bridge, no iptables rules, no forwarding, no NAT.
-            "--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false",
+            # No iptables rules, no forwarding, no NAT: nothing leaves this machine. The
+            # default bridge stays, so performers can publish ports as on any engine.
+            "--iptables=false", "--ip-forward=false", "--ip-masq=false",
         ]  # fmt: skip
         env = self._environment()
         log(f"starting dockerd on {self.docker_host} (log: {self.log_file})")

@@ -375,8 +375,8 @@ async def test_a_named_network_is_created_and_the_endpoint_is_the_container_name
 async def test_a_published_port_serves_tasks_on_loopback(manager, engine):
     if not engine.has_bridge:
         pytest.skip(
-            "this engine has no default bridge network (the project-local one runs with "
-            "--bridge=none), so no port can be published on it"
+            "this engine has no default bridge network (dockerd --bridge=none), so no port "
+            "can be published on it"
         )
     spec = hello_spec(engine, network_name=None, command=())
     instance = await manager.deploy(spec, "dep-publish", timeout=60)
@@ -386,7 +386,10 @@ async def test_a_published_port_serves_tasks_on_loopback(manager, engine):
 
 async def test_without_a_bridge_publishing_is_a_clear_error(manager, engine):
     if engine.has_bridge:
-        pytest.skip("this engine has a default bridge network: ports can be published")
+        pytest.skip(
+            "this engine has a default bridge network, so the error of an engine without one "
+            "cannot be produced on it (the published-port test runs instead)"
+        )
     with pytest.raises(DeploymentFailed, match="no default bridge network"):
         await manager.deploy(hello_spec(engine, network_name=None), "dep-nobridge", timeout=30)
     assert manager.list() == []

@@ -385,6 +385,10 @@ class LocalEngine:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
+        # dockerd can leave network namespaces bind-mounted under its exec root; unmount
+        # them, or the checkout cannot be deleted ("Device or resource busy").
+        for namespace in sorted((self.exec_root / "netns").glob("*")):
+            subprocess.run(["umount", str(namespace)], capture_output=True, check=False)
         return True
 
 

@@ -27,6 +27,18 @@ pytestmark = [pytest.mark.devnet, pytest.mark.asyncio(loop_factories=["uvloop"])
 async def test_rpc_faults_on_every_method_leave_every_task_verified_exactly_once(ecdsa, tmp_path):
     cluster = ecdsa
     proxy = await RpcFaultProxy(cluster.rpc_url, seed=11).start()
+    # Each kind once for certain, on the first matching request (which requests come when is
+    # up to timing, so the random faults below alone could miss a kind), then at random.
+    for method, kind in (
+        ("eth_getLogs", "http_429"),
+        ("eth_call", "rpc_error"),
+        ("eth_getBlockByNumber", "null_result"),
+        ("eth_blockNumber", "null_result"),
+        ("eth_call", "drop"),
+        ("eth_blockNumber", "stall"),
+        ("eth_sendRawTransaction", "drop_after"),
+    ):
+        proxy.add(Fault(method, kind, times=1, message="header not found", delay=2.0))
     proxy.add(Fault("*", "http_429", probability=0.08))
     proxy.add(Fault("*", "rpc_error", probability=0.08, message="header not found"))
     proxy.add(Fault("*", "http_500", probability=0.04))

@@ -262,6 +262,10 @@ async def test_shorter_chain_after_a_rollback_is_a_reorg_not_a_lagging_node(devn
 
 async def test_rpc_faults_never_stop_the_poller_and_every_task_is_found_once(devnet, proxy):
     start = head(devnet) + 1
+    # Each asserted kind once for certain, then at random rates.
+    proxy.add(Fault("eth_getLogs", "http_429", times=1))
+    proxy.add(Fault("eth_blockNumber", "rpc_error", times=1, message="header not found"))
+    proxy.add(Fault("eth_getBlockByNumber", "null_result", times=1))
     proxy.add(Fault("*", "http_429", probability=0.1))
     proxy.add(Fault("*", "rpc_error", probability=0.05, message="header not found"))
     proxy.add(Fault("*", "http_500", probability=0.05))

@@ -60,7 +60,8 @@ class _StaticSource(PydanticBaseSettingsSource):
         self._data = data
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        raise NotImplementedError  # __call__ is overridden; pydantic-settings never calls this
+        # pydantic-settings reads a source through __call__; this answers the same per field.
+        return self().get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
         return canonicalize(self.settings_cls, self._data)

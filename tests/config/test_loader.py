@@ -252,3 +252,12 @@ def test_durations_accept_go_style_strings(tmp_path):
     config, _ = load_config(AggregatorConfig, write(tmp_path, text))
     assert config.storage.snapshots.interval == 86400
     assert config.storage.snapshots.max_age == 5400
+
+
+def test_a_file_source_answers_per_field_as_it_does_whole():
+    from ponos.config.loader import _StaticSource
+
+    source = _StaticSource(ExecutorConfig, {"grpcPort": 7001})
+    field = ExecutorConfig.model_fields["grpc_port"]
+    assert source() == {"grpc_port": 7001}
+    assert source.get_field_value(field, "grpc_port") == (7001, "grpc_port", False)

@@ -52,6 +52,19 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PONOS_")}
 
 
+def spawn_service(service: str, config: Path, log: Path) -> subprocess.Popen:
+    """`ponos SERVICE run --config CONFIG` in its own session, output appended to log."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ponos", service, "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_clean_env(),
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+
 @dataclass
 class ExecutorProcess:
     index: int
@@ -91,16 +104,7 @@ class DevnetCluster:
             # performer_id= to AvsPerformers.deploy(). A restarted executor starts afresh.
             shutil.rmtree(self.root / "data" / f"executor-{index}", ignore_errors=True)
         executor.starts += 1
-        out = open(executor.log, "ab")  # noqa: SIM115 - owned by the child
-        executor.process = subprocess.Popen(
-            [sys.executable, "-m", "ponos", "executor", "run", "--config", str(executor.config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=_clean_env(),
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        out.close()
+        executor.process = spawn_service("executor", executor.config, executor.log)
 
     def wait_ready(self, index: int, timeout: float = 120.0) -> None:
         executor = self.executors[index]
@@ -318,16 +322,7 @@ class AggregatorProcess:
         self.starts = 0
 
     def start(self) -> None:
-        out = open(self.log, "ab")  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ponos", "aggregator", "run", "--config", str(self.config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=_clean_env(),
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        out.close()
+        self.process = spawn_service("aggregator", self.config, self.log)
         self.starts += 1
 
     @property
